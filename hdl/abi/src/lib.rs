@@ -1,0 +1,1 @@
+//! The card contract (filled by the ABI issue).

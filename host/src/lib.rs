@@ -1,0 +1,5 @@
+//! lvsnic host library: the golden IPVS model, config import, replay.
+
+pub mod config;
+pub mod model;
+pub mod replay;

@@ -1,0 +1,1 @@
+//! `lvsnic replay`: run a configuration against a trace and print one decision per packet.
