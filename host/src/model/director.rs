@@ -1,27 +1,106 @@
 //! The director: services, real servers, connection entries, templates and their timers.
-//! `Director::process()` is `ip_vs_in_hook()` / `ip_vs_out_hook()` for one packet.
+//! [`Director::process`] is `ip_vs_in_hook()` (client → VIP) or `ip_vs_out_hook()` (NAT reply)
+//! for one packet; [`Director::apply`] is `ipvsadm` talking to `ip_vs_ctl.c`.
+//!
+//! Section numbers (§) refer to `shared/ipvs-semantics.md`.
 
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use super::conn::{fwmark_vaddr, ConnKey, Entry, EntryId, OutKey, Table, TemplateKey};
 use super::error::ModelError;
 use super::fwmark::MarkRules;
+use super::proto::{self, StateDir, Timeouts};
+use super::sched::{new_scheduler, DestChange, DestId, DestView};
+use super::service::{Dest, Service};
 use super::sysctl::Sysctls;
 use super::types::*;
+
+const FTPPORT: u16 = 21;
+const FTPDATA: u16 = 20;
+/// `ip_unprivileged_port_start` default: ports below need bind privileges (§3 step 3).
+const UNPRIVILEGED_PORT_START: u16 = 1024;
+/// Deferred expiry re-check period and sticky template timeout (§6.2).
+const EXPIRE_LATER: Duration = Duration::from_secs(60);
 
 /// The whole IPVS state of one network namespace.
 #[derive(Clone, Debug, Default)]
 pub struct Director {
     marks: MarkRules,
     sysctl: Sysctls,
+    timeouts: Timeouts,
+    services: FxHashMap<ServiceKey, Service>,
+    /// Service keys in creation order (for `config()`).
+    svc_order: Vec<ServiceKey>,
+    dests: Vec<Dest>,
+    /// Real servers removed from their service (`ipvs->dest_trash`).
+    trash: Vec<DestId>,
+    table: Table,
+    /// Services on port 21 / port 0 (`ftpsvc_counter`, `nullsvc_counter`).
+    ftp_svcs: u32,
+    null_svcs: u32,
+    /// Services per family: IPVS hooks are registered only while one exists (§2).
+    svcs_v4: u32,
+    svcs_v6: u32,
+    /// Virtual time of the last event (timers have fired up to here).
+    now: Time,
+    /// Scratch buffer for scheduler views (no allocation per scheduling decision).
+    scratch: Vec<DestView>,
+}
+
+/// Outcome of trying to schedule a packet without an entry.
+enum Sched {
+    Entry(EntryId, Option<DecidedBy>),
+    Verdict(Verdict, &'static str),
+}
+
+fn decision(verdict: Verdict, mark: u32, reason: &'static str) -> Decision {
+    Decision { verdict, dest: None, mark, by: None, reason }
 }
 
 impl Director {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Apply one ipvsadm command at virtual time `now`.
+
+    // ---------------------------------------------------------------- control plane
+
+    /// Apply one ipvsadm command at virtual time `now` (timers up to `now` fire first).
     pub fn apply(&mut self, now: Time, cmd: &IpvsCmd) -> Result<(), ModelError> {
-        let _ = (now, cmd);
-        todo!("director core")
+        self.advance(now);
+        match cmd {
+            IpvsCmd::AddService(c) => self.add_service(c),
+            IpvsCmd::EditService(c) => self.edit_service(c),
+            IpvsCmd::DelService(k) => self.del_service(k),
+            IpvsCmd::Clear => {
+                for k in self.svc_order.clone() {
+                    self.del_service(&k)?;
+                }
+                Ok(())
+            }
+            IpvsCmd::AddDest { svc, dest } => self.add_dest(svc, dest),
+            IpvsCmd::EditDest { svc, dest } => self.edit_dest(svc, dest),
+            IpvsCmd::DelDest { svc, addr, port } => self.del_dest(svc, *addr, *port),
+            IpvsCmd::SetTimeouts { tcp, tcpfin, udp } => {
+                // ip_vs_set_timeout(): 0..INT_MAX/HZ (HZ=1000 here).
+                let max = (i32::MAX / 1000) as u32;
+                for v in [tcp, tcpfin, udp] {
+                    if *v > max {
+                        return Err(ModelError::Invalid(format!("timeout {v} s is above {max} s")));
+                    }
+                }
+                self.timeouts.set(*tcp, *tcpfin, *udp);
+                Ok(())
+            }
+            IpvsCmd::Zero(k) => match k {
+                Some(k) if !self.services.contains_key(k) => Err(ModelError::NoSuchService(*k)),
+                _ => Ok(()),
+            },
+        }
     }
+
     /// Apply a batch atomically: all commands or none. On error, the index of the failing command.
     pub fn apply_all(&mut self, now: Time, cmds: &[IpvsCmd]) -> Result<(), (usize, ModelError)> {
         let mut next = self.clone();
@@ -31,6 +110,208 @@ impl Director {
         *self = next;
         Ok(())
     }
+
+    fn add_service(&mut self, c: &ServiceConf) -> Result<(), ModelError> {
+        if self.services.contains_key(&c.key) {
+            return Err(ModelError::ServiceExists(c.key));
+        }
+        validate_service(c)?;
+        let mut sched =
+            new_scheduler(&c.scheduler).ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
+        sched.init(&[], c.sched_flags);
+        match c.key.port() {
+            FTPPORT => self.ftp_svcs += 1,
+            0 if matches!(c.key, ServiceKey::Addr { .. }) => self.null_svcs += 1,
+            _ => {}
+        }
+        match c.key.af() {
+            Af::Inet => self.svcs_v4 += 1,
+            Af::Inet6 => self.svcs_v6 += 1,
+        }
+        self.services.insert(c.key, Service { conf: c.clone(), dests: Vec::new(), sched });
+        self.svc_order.push(c.key);
+        Ok(())
+    }
+
+    /// `ip_vs_edit_service()` (§6.4): replaces flags, timeout, netmask, scheduler and pe;
+    /// templates are not touched; the same scheduler keeps its state.
+    fn edit_service(&mut self, c: &ServiceConf) -> Result<(), ModelError> {
+        validate_service(c)?;
+        let new_sched = new_scheduler(&c.scheduler).ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
+        let views = self.views_of(&c.key).ok_or(ModelError::NoSuchService(c.key))?;
+        let svc = self.services.get_mut(&c.key).expect("checked");
+        if svc.sched.name() != c.scheduler {
+            svc.sched = new_sched;
+            svc.sched.init(&views, c.sched_flags);
+        } else if svc.conf.sched_flags != c.sched_flags {
+            svc.sched.flags_changed(c.sched_flags);
+        }
+        svc.conf = c.clone();
+        Ok(())
+    }
+
+    fn del_service(&mut self, k: &ServiceKey) -> Result<(), ModelError> {
+        let svc = self.services.remove(k).ok_or(ModelError::NoSuchService(*k))?;
+        self.svc_order.retain(|x| x != k);
+        for id in svc.dests {
+            // __ip_vs_unlink_dest(svc, dest, 0): no scheduler hook; then into the trash.
+            self.dests[id.0 as usize].available = false;
+            self.trash.push(id);
+        }
+        match k.port() {
+            FTPPORT => self.ftp_svcs -= 1,
+            0 if matches!(k, ServiceKey::Addr { .. }) => self.null_svcs -= 1,
+            _ => {}
+        }
+        match k.af() {
+            Af::Inet => self.svcs_v4 -= 1,
+            Af::Inet6 => self.svcs_v6 -= 1,
+        }
+        self.nodest_flush();
+        Ok(())
+    }
+
+    /// Checks shared by `ip_vs_add_dest()` / `ip_vs_edit_dest()` and the netlink parser.
+    fn validate_dest(svc: &ServiceKey, d: &DestConf) -> Result<(), ModelError> {
+        if d.weight < 0 {
+            return Err(ModelError::Range(format!("server weight {} less than zero", d.weight)));
+        }
+        if d.l_threshold > d.u_threshold {
+            return Err(ModelError::Range(format!(
+                "lower threshold {} is higher than upper threshold {}",
+                d.l_threshold, d.u_threshold
+            )));
+        }
+        if d.fwd == FwdMethod::Tunnel && d.tunnel.kind == TunType::Gue && d.tunnel.port == 0 {
+            return Err(ModelError::Invalid("GUE tunnel port is zero".into()));
+        }
+        if Af::of(&d.addr) != svc.af() && d.fwd != FwdMethod::Tunnel {
+            return Err(ModelError::Invalid(format!(
+                "real server {} has another address family than the service; only tunneling allows that",
+                d.addr
+            )));
+        }
+        Ok(())
+    }
+
+    fn add_dest(&mut self, k: &ServiceKey, d: &DestConf) -> Result<(), ModelError> {
+        Self::validate_dest(k, d)?;
+        let svc = self.services.get(k).ok_or(ModelError::NoSuchService(*k))?;
+        if self.find_dest(svc, d.addr, d.port).is_some() {
+            return Err(ModelError::DestExists(d.sockaddr()));
+        }
+        let af = Af::of(&d.addr);
+        let revived = self
+            .trash
+            .iter()
+            .position(|id| self.dests[id.0 as usize].trash_matches(k, af, d))
+            .map(|pos| self.trash.remove(pos));
+        let id = match revived {
+            Some(id) => id,
+            None => {
+                if !unicast(&d.addr) {
+                    return Err(ModelError::Invalid(format!("real server address {} is not unicast", d.addr)));
+                }
+                self.dests.push(Dest {
+                    svc: *k,
+                    conf: *d,
+                    last_weight: 0,
+                    available: false,
+                    overloaded: false,
+                    activeconns: 0,
+                    inactconns: 0,
+                    persistconns: 0,
+                });
+                DestId((self.dests.len() - 1) as u32)
+            }
+        };
+        self.update_dest(k, id, d, true);
+        Ok(())
+    }
+
+    fn edit_dest(&mut self, k: &ServiceKey, d: &DestConf) -> Result<(), ModelError> {
+        Self::validate_dest(k, d)?;
+        let svc = self.services.get(k).ok_or(ModelError::NoSuchService(*k))?;
+        let id = self.find_dest(svc, d.addr, d.port).ok_or(ModelError::NoSuchDest(d.sockaddr()))?;
+        self.update_dest(k, id, d, false);
+        Ok(())
+    }
+
+    /// `__ip_vs_update_dest()`.
+    fn update_dest(&mut self, k: &ServiceKey, id: DestId, d: &DestConf, add: bool) {
+        let dest = &mut self.dests[id.0 as usize];
+        if add || d.weight != 0 {
+            dest.last_weight = d.weight;
+        }
+        if d.u_threshold == 0 || d.u_threshold > dest.conf.u_threshold {
+            dest.overloaded = false;
+        }
+        dest.conf = *d;
+        dest.svc = *k;
+        dest.available = true;
+        let svc = self.services.get_mut(k).expect("service exists");
+        let change = if add {
+            svc.dests.insert(0, id);
+            DestChange::Added(id)
+        } else {
+            DestChange::Updated(id)
+        };
+        let views = self.views_of(k).expect("service exists");
+        self.services.get_mut(k).expect("service exists").sched.dest_changed(&views, change);
+    }
+
+    fn del_dest(&mut self, k: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), ModelError> {
+        let svc = self.services.get(k).ok_or(ModelError::NoSuchService(*k))?;
+        let id = self.find_dest(svc, addr, port).ok_or(ModelError::NoSuchDest(SocketAddr::new(addr, port)))?;
+        let svc = self.services.get_mut(k).expect("checked");
+        let index = svc.dests.iter().position(|x| *x == id).expect("listed");
+        svc.dests.remove(index);
+        self.dests[id.0 as usize].available = false;
+        self.trash.push(id);
+        let views = self.views_of(k).expect("service exists");
+        self.services.get_mut(k).expect("checked").sched.dest_changed(&views, DestChange::Deleted { id, index });
+        self.nodest_flush();
+        Ok(())
+    }
+
+    /// `ip_vs_lookup_dest()`: a real server of the service by address family, address, port.
+    fn find_dest(&self, svc: &Service, addr: IpAddr, port: u16) -> Option<DestId> {
+        svc.dests.iter().copied().find(|id| {
+            let c = &self.dests[id.0 as usize].conf;
+            c.addr == addr && c.port == port
+        })
+    }
+
+    fn views_of(&self, k: &ServiceKey) -> Option<Vec<DestView>> {
+        let svc = self.services.get(k)?;
+        Some(svc.dests.iter().map(|id| self.dests[id.0 as usize].view(*id)).collect())
+    }
+
+    /// `ip_vs_expire_nodest_conn_flush()` (§5.3), run when a real server or service is deleted
+    /// with `expire_nodest_conn=1`: every entry whose real server is unavailable goes —
+    /// connections first, then the templates they leave without controlled entries.
+    fn nodest_flush(&mut self) {
+        if !self.sysctl.expire_nodest_conn {
+            return;
+        }
+        let doomed = |t: &Table, id: EntryId, dests: &[Dest]| {
+            t.get(id).dest.is_some_and(|d| !dests[d.0 as usize].available)
+        };
+        let conns: Vec<EntryId> =
+            self.table.ids().filter(|id| !self.table.get(*id).template && doomed(&self.table, *id, &self.dests)).collect();
+        for id in conns {
+            if self.table.try_get(id).is_some() {
+                self.conn_del(id);
+            }
+        }
+        let tpls: Vec<EntryId> = self.table.ids().filter(|id| doomed(&self.table, *id, &self.dests)).collect();
+        for id in tpls {
+            if self.table.try_get(id).is_some_and(|e| e.n_control == 0) {
+                self.conn_del(id);
+            }
+        }
+    }
+
     pub fn marks(&self) -> &MarkRules {
         &self.marks
     }
@@ -43,13 +324,701 @@ impl Director {
     pub fn sysctl_mut(&mut self) -> &mut Sysctls {
         &mut self.sysctl
     }
-    /// Decide one packet at virtual time `now` (timers up to `now` fire first).
-    pub fn process(&mut self, now: Time, pkt: &Packet) -> Decision {
-        let _ = (now, pkt);
-        todo!("director core")
+    /// `(tcp, tcpfin, udp)` timeouts in seconds, as `ipvsadm --timeout` lists them.
+    pub fn timeouts(&self) -> (u64, u64, u64) {
+        self.timeouts.listed()
     }
+
     /// Services and their real servers in kernel list order (services in creation order).
     pub fn config(&self) -> Vec<(ServiceConf, Vec<DestConf>)> {
-        todo!("director core")
+        self.svc_order
+            .iter()
+            .map(|k| {
+                let s = &self.services[k];
+                (s.conf.clone(), s.dests.iter().map(|id| self.dests[id.0 as usize].conf).collect())
+            })
+            .collect()
+    }
+
+    /// Counters of a real server: `(activeconns, inactconns, persistconns, overloaded)`.
+    pub fn dest_counters(&self, svc: &ServiceKey, addr: SocketAddr) -> Option<(u32, u32, u32, bool)> {
+        let s = self.services.get(svc)?;
+        let id = self.find_dest(s, addr.ip(), addr.port())?;
+        let d = &self.dests[id.0 as usize];
+        Some((d.activeconns, d.inactconns, d.persistconns, d.overloaded))
+    }
+    /// Live connection entries (templates excluded).
+    pub fn conn_count(&self) -> usize {
+        self.table.conn_count()
+    }
+    /// Live templates (including invalidated ones that wait for their timer).
+    pub fn template_count(&self) -> usize {
+        self.table.template_count()
+    }
+    /// Entries as `ipvsadm -Lnc` would list them, at the model's current time.
+    pub fn entries(&self) -> Vec<EntryInfo> {
+        let mut v: Vec<EntryInfo> = self
+            .table
+            .ids()
+            .map(|id| {
+                let e = self.table.get(id);
+                let proto = Proto::from_number(e.proto);
+                EntryInfo {
+                    template: e.template,
+                    proto,
+                    client: SocketAddr::new(e.caddr, e.cport),
+                    virt: SocketAddr::new(e.vaddr, e.vport),
+                    dest: SocketAddr::new(e.daddr, e.dport),
+                    state: match (e.template, proto) {
+                        (true, _) => {
+                            if e.assured {
+                                "ASSURED"
+                            } else {
+                                "NONE"
+                            }
+                        }
+                        (false, Some(p)) => proto::state_name(p, e.state),
+                        (false, None) => "?",
+                    },
+                    expires_in: e.deadline.map(|d| self.now.until(d)),
+                    n_control: e.n_control,
+                }
+            })
+            .collect();
+        v.sort_by_key(|e| (e.template, e.client, e.virt));
+        v
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    /// Fire every timer due at or before `now` and move the model's clock there.
+    /// Time never goes backwards: an earlier `now` is treated as the current time.
+    pub fn advance(&mut self, now: Time) {
+        if now < self.now {
+            return;
+        }
+        while let Some((id, at)) = self.table.pop_due(now) {
+            self.now = at;
+            self.expire(id, at);
+        }
+        self.now = now;
+    }
+
+    /// `ip_vs_conn_expire()` for an entry whose timer fired at `at` (§6.2).
+    fn expire(&mut self, id: EntryId, at: Time) {
+        if self.table.get(id).n_control > 0 {
+            // Expire later: timeout becomes (and stays) 60 s.
+            let e = self.table.get_mut(id);
+            e.timeout = EXPIRE_LATER;
+            self.table.arm(id, at.add(EXPIRE_LATER));
+            return;
+        }
+        self.table.unhash(id);
+        let e = self.table.get(id);
+        let (control, forced) = (e.control, e.timeout.is_zero());
+        if let Some(ct) = control {
+            let c = self.table.get_mut(ct);
+            c.n_control -= 1;
+            // Forced deletion drops a controller left with nothing to control, unless it is
+            // an ASSURED template.
+            if forced && c.n_control == 0 && !(c.template && c.assured) {
+                self.conn_del(ct);
+            }
+        }
+        let e = self.table.free(id);
+        self.unbind_dest(&e);
+    }
+
+    /// `ip_vs_conn_del()`: forced deletion now (timeout 0 marks "drop the control chain").
+    fn conn_del(&mut self, id: EntryId) {
+        let e = self.table.get_mut(id);
+        if e.control.is_some() {
+            e.timeout = Duration::ZERO;
+        }
+        let now = self.now;
+        self.expire(id, now);
+    }
+
+    /// `ip_vs_conn_expire_now()`: the entry's timer fires at the next timer run, after the
+    /// current packet. Its lookup key is released at once so a new entry can take it.
+    fn expire_now(&mut self, id: EntryId) {
+        self.table.unhash(id);
+        let now = self.now;
+        self.table.arm(id, now);
+    }
+
+    /// `ip_vs_conn_put()`: re-arm to now + timeout; OPS entries are freed at once.
+    fn conn_put(&mut self, id: EntryId) {
+        let e = self.table.get(id);
+        if e.one_packet {
+            let now = self.now;
+            self.expire(id, now);
+        } else {
+            let at = self.now.add(e.timeout);
+            self.table.arm(id, at);
+        }
+    }
+
+    /// `ip_vs_bind_dest()`.
+    fn bind_dest(&mut self, dest: DestId, template: bool) {
+        let d = &mut self.dests[dest.0 as usize];
+        if template {
+            d.persistconns += 1;
+        } else {
+            // New entries start INACTIVE (dest conn_flags carry IP_VS_CONN_F_INACTIVE).
+            d.inactconns += 1;
+        }
+        if d.conf.u_threshold != 0 && d.activeconns + d.inactconns >= d.conf.u_threshold {
+            d.overloaded = true;
+        }
+    }
+
+    /// `ip_vs_unbind_dest()` (§7.4 overload clearing).
+    fn unbind_dest(&mut self, e: &Entry) {
+        let Some(id) = e.dest else { return };
+        let d = &mut self.dests[id.0 as usize];
+        if e.template {
+            d.persistconns -= 1;
+        } else if e.inactive {
+            d.inactconns -= 1;
+        } else {
+            d.activeconns -= 1;
+        }
+        let total = d.activeconns + d.inactconns;
+        if d.conf.l_threshold != 0 {
+            if total < d.conf.l_threshold {
+                d.overloaded = false;
+            }
+        } else if d.conf.u_threshold != 0 {
+            if (total as u64) * 4 < (d.conf.u_threshold as u64) * 3 {
+                d.overloaded = false;
+            }
+        } else {
+            d.overloaded = false;
+        }
+    }
+
+    // ---------------------------------------------------------------- data plane
+
+    /// Decide one packet at virtual time `now` (timers up to `now` fire first).
+    pub fn process(&mut self, now: Time, pkt: &Packet) -> Decision {
+        self.advance(now);
+        let mark = match pkt.mark {
+            Some(m) => m,
+            None => self.marks.mark(pkt),
+        };
+        let af = pkt.af();
+        if Af::of(&pkt.dst.ip()) != af {
+            return decision(Verdict::Local, mark, "source and destination address families differ");
+        }
+        // §2: hooks for a family exist only while a service of that family does.
+        let hooked = match af {
+            Af::Inet => self.svcs_v4 > 0,
+            Af::Inet6 => self.svcs_v6 > 0,
+        };
+        if !hooked {
+            return decision(Verdict::Local, mark, "no virtual service of this address family");
+        }
+        match pkt.dir {
+            Dir::In => self.process_in(pkt, mark),
+            Dir::Out => self.process_out(pkt, mark),
+        }
+    }
+
+    /// `ip_vs_out_hook()` → `handle_response()` for a real server → client packet.
+    fn process_out(&mut self, pkt: &Packet, mark: u32) -> Decision {
+        let key = OutKey {
+            proto: pkt.proto.number(),
+            daddr: pkt.src.ip(),
+            dport: pkt.src.port(),
+            caddr: pkt.dst.ip(),
+            cport: pkt.dst.port(),
+        };
+        let Some(id) = self.table.lookup_out(&key) else {
+            return decision(Verdict::Local, mark, "reply without a connection entry continues as normal traffic");
+        };
+        self.state_transition(id, StateDir::Output, pkt);
+        let e = self.table.get(id);
+        let dest = SocketAddr::new(e.daddr, e.dport);
+        self.conn_put(id);
+        Decision { verdict: Verdict::Forward, dest: Some(dest), mark, by: Some(DecidedBy::Conn), reason: "reply" }
+    }
+
+    /// `ip_vs_in_hook()` for a client → VIP packet (§2).
+    fn process_in(&mut self, pkt: &Packet, mark: u32) -> Decision {
+        let key = ConnKey {
+            proto: pkt.proto.number(),
+            caddr: pkt.src.ip(),
+            cport: pkt.src.port(),
+            vaddr: pkt.dst.ip(),
+            vport: pkt.dst.port(),
+        };
+        let mut cp = self.table.lookup_in(&key);
+
+        // §2 step 5: a new connection on an existing entry may be rescheduled.
+        if let Some(id) = cp {
+            if is_new_conn(pkt) {
+                let e = self.table.get(id);
+                let mut resched = false;
+                let mut old_ct = false;
+                let quiesced = e.dest.is_some_and(|d| self.dests[d.0 as usize].conf.weight == 0);
+                if self.sysctl.expire_nodest_conn && quiesced {
+                    resched = true;
+                    old_ct = self.sysctl.conntrack;
+                } else if self.sysctl.conn_reuse_mode != 0 && is_new_conn_expected(e, self.sysctl.conn_reuse_mode) {
+                    old_ct = self.sysctl.conntrack;
+                    resched = e.n_control == 0 || !old_ct;
+                }
+                if resched {
+                    if self.table.get(id).n_control == 0 {
+                        self.expire_now(id);
+                    }
+                    if old_ct {
+                        return Decision {
+                            verdict: Verdict::Drop,
+                            dest: None,
+                            mark,
+                            by: Some(DecidedBy::Conn),
+                            reason: "new connection on an entry with a confirmed conntrack: dropped, client retransmits",
+                        };
+                    }
+                    cp = None;
+                }
+            }
+        }
+
+        // §2 step 6: the entry's real server was deleted.
+        if let Some(id) = cp {
+            let dest = self.table.get(id).dest;
+            if dest.is_some_and(|d| !self.dests[d.0 as usize].available) {
+                if self.sysctl.expire_nodest_conn {
+                    self.expire_now(id);
+                    if self.sysctl.conntrack {
+                        return Decision {
+                            verdict: Verdict::Drop,
+                            dest: None,
+                            mark,
+                            by: Some(DecidedBy::Conn),
+                            reason: "entry of a deleted real server expired; conntrack kept: dropped",
+                        };
+                    }
+                    cp = None;
+                } else {
+                    return Decision {
+                        verdict: Verdict::Drop,
+                        dest: None,
+                        mark,
+                        by: Some(DecidedBy::Conn),
+                        reason: "real server of this connection was deleted",
+                    };
+                }
+            }
+        }
+
+        let (id, by) = match cp {
+            Some(id) => (id, Some(DecidedBy::Conn)),
+            None => match self.try_to_schedule(pkt, mark) {
+                Sched::Entry(id, by) => (id, by),
+                Sched::Verdict(v, reason) => return decision(v, mark, reason),
+            },
+        };
+
+        let dir = if self.table.get(id).no_output { StateDir::InputOnly } else { StateDir::Input };
+        self.state_transition(id, dir, pkt);
+        let e = self.table.get(id);
+        let dest = if e.bypass { pkt.dst } else { SocketAddr::new(e.daddr, e.dport) };
+        let reason = match by {
+            Some(DecidedBy::Conn) => "existing connection",
+            Some(DecidedBy::Template) => "new connection through a persistence template",
+            Some(DecidedBy::Scheduler) => "new connection from the scheduler",
+            None => "cache bypass to the original destination",
+        };
+        self.conn_put(id);
+        Decision { verdict: Verdict::Forward, dest: Some(dest), mark, by, reason }
+    }
+
+    /// Protocol state transition and timeout (`ip_vs_set_state()`); NOOUTPUT entries use the
+    /// INPUT_ONLY table until a reply is seen.
+    fn state_transition(&mut self, id: EntryId, dir: StateDir, pkt: &Packet) {
+        let e = self.table.get_mut(id);
+        let dir = if e.no_output {
+            if dir == StateDir::Output {
+                e.no_output = false;
+                StateDir::Output
+            } else {
+                StateDir::InputOnly
+            }
+        } else {
+            dir
+        };
+        let Some(p) = Proto::from_number(e.proto) else { return };
+        let old = e.state;
+        let (new, active, assure) = match p {
+            Proto::Tcp => {
+                let n = proto::tcp_next_state(dir, old, pkt.tcp);
+                (n, proto::tcp_state_active(n), n == proto::TCP_ESTABLISHED)
+            }
+            Proto::Sctp => {
+                let n = proto::sctp_next_state(dir, old, pkt.sctp);
+                (n, n == proto::SCTP_ESTABLISHED, n == proto::SCTP_ESTABLISHED)
+            }
+            Proto::Udp => {
+                // udp_state_transition(): one state; a reply assures the template.
+                e.timeout = self.timeouts.of(Proto::Udp, 0);
+                let control = e.control;
+                if dir == StateDir::Output {
+                    self.assure(control);
+                }
+                return;
+            }
+        };
+        if new != old {
+            if let Some(d) = e.dest {
+                let dest = &mut self.dests[d.0 as usize];
+                if !e.inactive && !active {
+                    dest.activeconns -= 1;
+                    dest.inactconns += 1;
+                    e.inactive = true;
+                } else if e.inactive && active {
+                    dest.activeconns += 1;
+                    dest.inactconns -= 1;
+                    e.inactive = false;
+                }
+            }
+            if assure {
+                let control = e.control;
+                self.assure(control);
+            }
+        }
+        let e = self.table.get_mut(id);
+        e.state = new;
+        e.timeout = self.timeouts.of(p, new);
+    }
+
+    /// `ip_vs_control_assure_ct()`.
+    fn assure(&mut self, control: Option<EntryId>) {
+        if let Some(ct) = control {
+            let c = self.table.get_mut(ct);
+            if c.template {
+                c.assured = true;
+            }
+        }
+    }
+
+    /// `ip_vs_try_to_schedule()` → protocol `conn_schedule()` (§2 step 7).
+    fn try_to_schedule(&mut self, pkt: &Packet, mark: u32) -> Sched {
+        match pkt.proto {
+            Proto::Tcp => {
+                if pkt.tcp.rst || !(self.sysctl.sloppy_tcp || pkt.tcp.syn) {
+                    return Sched::Verdict(Verdict::Local, "TCP packet that cannot start a connection, no entry");
+                }
+            }
+            Proto::Sctp => {
+                if pkt.sctp == SctpChunk::Abort || !(self.sysctl.sloppy_sctp || pkt.sctp == SctpChunk::Init) {
+                    return Sched::Verdict(Verdict::Local, "SCTP chunk that cannot start an association, no entry");
+                }
+            }
+            Proto::Udp => {}
+        }
+        let Some(svc_key) = self.service_find(pkt.af(), mark, pkt.proto, pkt.dst.ip(), pkt.dst.port()) else {
+            return Sched::Verdict(Verdict::Local, "no virtual service");
+        };
+        match self.schedule(svc_key, pkt, mark) {
+            Ok(s) => s,
+            Err(Ignored::Accept(r)) => Sched::Verdict(Verdict::Local, r),
+            Err(Ignored::Leave) => self.leave(svc_key, pkt, mark),
+            Err(Ignored::Drop(r)) => Sched::Verdict(Verdict::Drop, r),
+        }
+    }
+
+    /// `ip_vs_service_find()` (§3): fwmark, exact, FTP data fallback, port zero.
+    fn service_find(&self, af: Af, mark: u32, proto: Proto, vaddr: IpAddr, vport: u16) -> Option<ServiceKey> {
+        if mark != 0 {
+            let k = ServiceKey::Fwmark { af, mark };
+            if self.services.contains_key(&k) {
+                return Some(k);
+            }
+        }
+        let k = ServiceKey::Addr { proto, addr: vaddr, port: vport };
+        if self.services.contains_key(&k) {
+            return Some(k);
+        }
+        if proto == Proto::Tcp && self.ftp_svcs > 0 && (vport == FTPDATA || vport >= UNPRIVILEGED_PORT_START) {
+            let k = ServiceKey::Addr { proto, addr: vaddr, port: FTPPORT };
+            if self.services.contains_key(&k) {
+                return Some(k);
+            }
+        }
+        if self.null_svcs > 0 {
+            let k = ServiceKey::Addr { proto, addr: vaddr, port: 0 };
+            if self.services.contains_key(&k) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// Run the service's scheduler over its list (newest first).
+    fn run_scheduler(&mut self, k: &ServiceKey, pkt: &Packet) -> Option<DestId> {
+        let svc = self.services.get_mut(k)?;
+        self.scratch.clear();
+        self.scratch.extend(svc.dests.iter().map(|id| self.dests[id.0 as usize].view(*id)));
+        svc.sched.schedule(&self.scratch, pkt)
+    }
+
+    /// `ip_vs_schedule()` (§4).
+    fn schedule(&mut self, k: ServiceKey, pkt: &Packet, mark: u32) -> Result<Sched, Ignored> {
+        let (cport, vport) = (pkt.src.port(), pkt.dst.port());
+        if cport == FTPDATA {
+            return Err(Ignored::Accept("client source port 20 (FTP data) is never scheduled"));
+        }
+        let conf = &self.services[&k].conf;
+        let (persistent, svc_port, ops) = (conf.persistence.is_some(), conf.key.port(), conf.ops);
+        if persistent {
+            return self.sched_persist(k, pkt, mark);
+        }
+        if matches!(k, ServiceKey::Addr { .. }) && vport != svc_port {
+            return Err(Ignored::Leave);
+        }
+        let one_packet = ops && pkt.proto == Proto::Udp;
+        let dest = self.run_scheduler(&k, pkt).ok_or(Ignored::Leave)?;
+        let dport = match self.dests[dest.0 as usize].conf.port {
+            0 => vport,
+            p => p,
+        };
+        let id = self.conn_new(pkt, dest, dport, one_packet, mark);
+        Ok(Sched::Entry(id, Some(DecidedBy::Scheduler)))
+    }
+
+    /// `ip_vs_sched_persist()` (§5).
+    fn sched_persist(&mut self, k: ServiceKey, pkt: &Packet, mark: u32) -> Result<Sched, Ignored> {
+        let conf = self.services[&k].conf.clone();
+        if conf.pe.is_some() {
+            // ip_vs_sip_fill_param(): needs a UDP datagram with a Call-ID header. The model
+            // sees no payload, which the kernel treats like a missing Call-ID.
+            return Err(Ignored::Drop("persistence engine could not parse the packet (no SIP Call-ID)"));
+        }
+        let (dst_port, svc_port) = (pkt.dst.port(), conf.key.port());
+        let svc_af = conf.key.af();
+        let snet = conf.netmask.apply(pkt.src.ip());
+        let mut proto = pkt.proto.number();
+        let mut vaddr = pkt.dst.ip();
+        let mut vport = 0;
+        if dst_port == svc_port {
+            if svc_port != FTPPORT {
+                vport = dst_port;
+            }
+        } else if let ServiceKey::Fwmark { mark: fwm, .. } = k {
+            proto = 0;
+            vaddr = fwmark_vaddr(svc_af, fwm);
+        }
+        let key = TemplateKey { af: svc_af, proto, caddr: snet, vaddr, vport };
+        let timeout = Duration::from_secs(conf.persistence.unwrap_or(0) as u64);
+        let one_packet = conf.ops && pkt.proto == Proto::Udp;
+
+        let mut found = self.table.lookup_template(&key);
+        if let Some(ct) = found {
+            if !self.check_template(ct) {
+                self.table.invalidate_template(ct);
+                found = None;
+            }
+        }
+        let (ct, dest, by) = match found {
+            Some(ct) => (ct, self.table.get(ct).dest.expect("template has a dest"), DecidedBy::Template),
+            None => {
+                let dest = self.run_scheduler(&k, pkt).ok_or(Ignored::Leave)?;
+                let d = &self.dests[dest.0 as usize];
+                let tdport = if dst_port == svc_port && svc_port != FTPPORT { d.conf.port } else { 0 };
+                let e = Entry {
+                    template: true,
+                    proto,
+                    af: svc_af,
+                    caddr: snet,
+                    cport: 0,
+                    vaddr,
+                    vport,
+                    daddr: d.conf.addr,
+                    dport: tdport,
+                    dest: Some(dest),
+                    fwd: d.conf.fwd,
+                    inactive: false,
+                    no_output: false,
+                    one_packet: false,
+                    bypass: false,
+                    state: 0,
+                    assured: false,
+                    timeout,
+                    deadline: None,
+                    control: None,
+                    n_control: 0,
+                    fwmark: mark,
+                    hashed: false,
+                };
+                let ct = self.table.insert(e);
+                self.bind_dest(dest, true);
+                (ct, dest, DecidedBy::Scheduler)
+            }
+        };
+        let dest_port = self.dests[dest.0 as usize].conf.port;
+        let dport = if dst_port == svc_port && dest_port != 0 { dest_port } else { dst_port };
+        let cp = self.conn_new(pkt, dest, dport, one_packet, mark);
+        // ip_vs_control_add() + ip_vs_conn_put(ct): the template's timer restarts.
+        self.table.get_mut(cp).control = Some(ct);
+        self.table.get_mut(ct).n_control += 1;
+        self.conn_put(ct);
+        Ok(Sched::Entry(cp, Some(by)))
+    }
+
+    /// `ip_vs_check_template()` (§5.3); invalidation is the caller's job.
+    fn check_template(&self, ct: EntryId) -> bool {
+        let Some(d) = self.table.get(ct).dest else { return false };
+        let d = &self.dests[d.0 as usize];
+        d.available && !(self.sysctl.expire_quiescent_template && d.conf.weight == 0)
+    }
+
+    /// `ip_vs_conn_new()` for a connection entry bound to `dest`.
+    fn conn_new(&mut self, pkt: &Packet, dest: DestId, dport: u16, one_packet: bool, mark: u32) -> EntryId {
+        let d = &self.dests[dest.0 as usize];
+        let e = Entry {
+            template: false,
+            proto: pkt.proto.number(),
+            af: pkt.af(),
+            caddr: pkt.src.ip(),
+            cport: pkt.src.port(),
+            vaddr: pkt.dst.ip(),
+            vport: pkt.dst.port(),
+            daddr: d.conf.addr,
+            dport,
+            dest: Some(dest),
+            fwd: d.conf.fwd,
+            inactive: true,
+            no_output: d.conf.fwd.no_output(),
+            one_packet,
+            bypass: false,
+            state: 0,
+            assured: false,
+            timeout: Duration::from_secs(3),
+            deadline: None,
+            control: None,
+            n_control: 0,
+            fwmark: mark,
+            hashed: false,
+        };
+        let id = self.table.insert(e);
+        self.bind_dest(dest, false);
+        id
+    }
+
+    /// `ip_vs_leave()`: no real server for a new connection (§4, §8).
+    fn leave(&mut self, k: ServiceKey, pkt: &Packet, mark: u32) -> Sched {
+        let svc = &self.services[&k].conf;
+        if self.sysctl.cache_bypass && matches!(k, ServiceKey::Fwmark { .. }) {
+            // A BYPASS entry forwards this and later packets to the original destination.
+            // (The kernel requires a non-local unicast destination; the model cannot know which
+            // addresses are local and assumes a transparent setup.)
+            let e = Entry {
+                template: false,
+                proto: pkt.proto.number(),
+                af: pkt.af(),
+                caddr: pkt.src.ip(),
+                cport: pkt.src.port(),
+                vaddr: pkt.dst.ip(),
+                vport: pkt.dst.port(),
+                daddr: pkt.dst.ip(),
+                dport: pkt.dst.port(),
+                dest: None,
+                fwd: FwdMethod::Route,
+                inactive: true,
+                no_output: true,
+                one_packet: svc.ops && pkt.proto == Proto::Udp,
+                bypass: true,
+                state: 0,
+                assured: false,
+                timeout: Duration::from_secs(3),
+                deadline: None,
+                control: None,
+                n_control: 0,
+                fwmark: mark,
+                hashed: false,
+            };
+            return Sched::Entry(self.table.insert(e), None);
+        }
+        if svc.key.port() == FTPPORT && pkt.dst.port() != FTPPORT && matches!(k, ServiceKey::Addr { .. }) {
+            return Sched::Verdict(Verdict::Local, "FTP service reached for another port: passed to the host");
+        }
+        Sched::Verdict(Verdict::Icmp, "no real server available: ICMP port unreachable")
+    }
+}
+
+/// The ways `ip_vs_schedule()` declines (`*ignored` = 1, 0, −1).
+enum Ignored {
+    /// ignored=1: accept to the local stack.
+    Accept(&'static str),
+    /// ignored=0: `ip_vs_leave()`.
+    Leave,
+    /// ignored=−1: drop without ICMP.
+    Drop(&'static str),
+}
+
+/// What `ipvsadm -Lnc` shows of one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryInfo {
+    pub template: bool,
+    /// `None` for fwmark templates (protocol 0, shown as `IP`).
+    pub proto: Option<Proto>,
+    pub client: SocketAddr,
+    pub virt: SocketAddr,
+    pub dest: SocketAddr,
+    pub state: &'static str,
+    pub expires_in: Option<Duration>,
+    pub n_control: u32,
+}
+
+/// `is_new_conn()`: TCP SYN or SCTP INIT.
+fn is_new_conn(pkt: &Packet) -> bool {
+    match pkt.proto {
+        Proto::Tcp => pkt.tcp.syn,
+        Proto::Sctp => pkt.sctp == SctpChunk::Init,
+        Proto::Udp => false,
+    }
+}
+
+/// `is_new_conn_expected()` (§2 step 5 (b)): never for controlled entries.
+fn is_new_conn_expected(e: &Entry, conn_reuse_mode: u32) -> bool {
+    if e.control.is_some() {
+        return false;
+    }
+    match Proto::from_number(e.proto) {
+        Some(Proto::Tcp) => {
+            e.state == proto::TCP_TIME_WAIT
+                || e.state == proto::TCP_CLOSE
+                || (conn_reuse_mode & 2 != 0 && e.state == proto::TCP_FIN_WAIT && e.no_output)
+        }
+        Some(Proto::Sctp) => e.state == proto::SCTP_CLOSED,
+        _ => false,
+    }
+}
+
+/// Kernel-side service checks (§12.2) that ipvsadm does not already make.
+fn validate_service(c: &ServiceConf) -> Result<(), ModelError> {
+    match (c.key.af(), c.netmask) {
+        (Af::Inet6, Netmask::V6(p)) if !(1..=128).contains(&p) => {
+            Err(ModelError::Invalid(format!("IPv6 persistence prefix length {p} is not 1..128")))
+        }
+        (Af::Inet6, Netmask::V4(_)) | (Af::Inet, Netmask::V6(_)) => {
+            Err(ModelError::Invalid("persistence netmask of the wrong address family".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Real-server addresses the kernel accepts (`inet_addr_type()` local or unicast; IPv6 unicast,
+/// not link-local).
+fn unicast(a: &IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v) => !(v.is_unspecified() || v.is_broadcast() || v.is_multicast()),
+        IpAddr::V6(v) => {
+            !(v.is_unspecified() || v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80) || v.is_loopback()
+        }
     }
 }
