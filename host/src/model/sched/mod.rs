@@ -10,6 +10,19 @@ use std::net::IpAddr;
 
 use super::types::Packet;
 
+pub mod dh;
+pub mod fo;
+pub mod hash;
+pub mod lc;
+pub mod mh;
+pub mod nq;
+pub mod ovf;
+pub mod rr;
+pub mod sed;
+pub mod sh;
+pub mod wlc;
+pub mod wrr;
+
 /// Opaque identity of a real server inside the model (stable across edits; a deleted and
 /// re-added server revived from the kernel's trash keeps its id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,6 +51,13 @@ impl DestView {
     /// `ip_vs_dest_conn_overhead()`: `(activeconns << 8) + inactconns`.
     pub fn overhead(&self) -> u64 {
         ((self.activeconns as u64) << 8) + self.inactconns as u64
+    }
+
+    /// `ip_vs_dest_conn_overhead()` exactly as the kernel computes it: in `int` arithmetic
+    /// (`atomic_read()` values, wrapping), which is what lc / wlc compare.
+    #[inline]
+    pub fn kernel_overhead(&self) -> i32 {
+        ((self.activeconns as i32) << 8).wrapping_add(self.inactconns as i32)
     }
 }
 
@@ -84,6 +104,70 @@ pub fn eligible(d: &DestView) -> bool {
 
 /// Make a scheduler by name; `None` for names the model does not implement.
 pub fn new_scheduler(name: &str) -> Option<Box<dyn Scheduler>> {
-    let _ = name;
-    None
+    Some(match name {
+        "rr" => Box::new(rr::Rr::default()),
+        "wrr" => Box::new(wrr::Wrr::default()),
+        "lc" => Box::new(lc::Lc),
+        "wlc" => Box::new(wlc::Wlc),
+        "sed" => Box::new(sed::Sed),
+        "nq" => Box::new(nq::Nq),
+        "fo" => Box::new(fo::Fo),
+        "ovf" => Box::new(ovf::Ovf),
+        "sh" => Box::new(sh::Sh::default()),
+        "dh" => Box::new(dh::Dh::default()),
+        "mh" => Box::new(mh::Mh::default()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Helpers for the scheduler unit tests.
+    use super::*;
+    use crate::model::types::{Packet, TcpFlags};
+    use std::net::SocketAddr;
+
+    /// A dest with weight `w` (also its last_weight), no connections, not overloaded.
+    pub fn dv(id: u32, addr: &str, port: u16, w: i32) -> DestView {
+        DestView {
+            id: DestId(id),
+            addr: addr.parse().unwrap(),
+            port,
+            weight: w,
+            last_weight: w,
+            overloaded: false,
+            available: true,
+            activeconns: 0,
+            inactconns: 0,
+        }
+    }
+
+    /// A dest for the load-based schedulers: weight, active and inactive counts.
+    pub fn dl(id: u32, w: i32, active: u32, inact: u32) -> DestView {
+        DestView {
+            activeconns: active,
+            inactconns: inact,
+            ..dv(id, "10.0.0.1", 80, w)
+        }
+    }
+
+    /// A TCP SYN from `src` to `dst`.
+    pub fn pkt(src: &str, dst: &str) -> Packet {
+        let s: SocketAddr = src.parse().unwrap();
+        let d: SocketAddr = dst.parse().unwrap();
+        Packet::tcp(s, d, TcpFlags::default())
+    }
+
+    /// Client `src` to the VIP 192.0.2.10:80.
+    pub fn from(src: &str) -> Packet {
+        pkt(src, "192.0.2.10:80")
+    }
+
+    /// Run `n` decisions and return the chosen ids (`None` → u32::MAX).
+    pub fn run(s: &mut dyn Scheduler, dests: &[DestView], n: usize) -> Vec<u32> {
+        let p = from("198.51.100.1:1234");
+        (0..n)
+            .map(|_| s.schedule(dests, &p).map_or(u32::MAX, |d| d.0))
+            .collect()
+    }
 }
