@@ -240,3 +240,269 @@ impl Scheduler for Mh {
         Box::new(self.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::model::types::svc_flags::{SCHED1, SCHED2};
+    use std::collections::HashMap;
+
+    const A: u32 = 1;
+    const B: u32 = 2;
+    const C: u32 = 3;
+
+    /// A=192.168.1.1:80, B=.2:80, C=.3:80, weight 1, added A, B, C → list C, B, A.
+    fn abc() -> Vec<DestView> {
+        vec![
+            dv(C, "192.168.1.3", 80, 1),
+            dv(B, "192.168.1.2", 80, 1),
+            dv(A, "192.168.1.1", 80, 1),
+        ]
+    }
+
+    fn shares(s: &Mh) -> HashMap<Option<u32>, usize> {
+        let mut m = HashMap::new();
+        for x in s.table() {
+            *m.entry(x.map(|d| d.0)).or_default() += 1;
+        }
+        m
+    }
+
+    fn client(i: u32) -> Packet {
+        from(&format!("203.0.113.{i}:33000"))
+    }
+
+    fn picks(s: &mut Mh, d: &[DestView]) -> Vec<Option<u32>> {
+        (1..=10)
+            .map(|i| s.schedule(d, &client(i)).map(|x| x.0))
+            .collect()
+    }
+
+    /// §9.2 mh constants: N = 4093 (index 12), 6 table bits.
+    #[test]
+    fn s9_2_mh_constants() {
+        assert_eq!(MH_TAB_SIZE, 4093);
+        assert_eq!(MH_TAB_BITS, 6);
+        assert_eq!(fls(0), 0);
+        assert_eq!(fls(1), 1);
+        assert_eq!(fls(256), 9);
+    }
+
+    /// §9.2 mh example: shares C 1365 / A 1364 / B 1364; 203.0.113.1 → A (slot 1505),
+    /// .2 → B (1436), .3 → C (907), .4 → B (3568), .5 → C, .6 → A, .7 → B, .8 → C, .9 → A,
+    /// .10 → C. Source port ignored without mh-port.
+    #[test]
+    fn s9_2_mh_example() {
+        let d = abc();
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        let sh = shares(&s);
+        assert_eq!(sh.get(&Some(C)), Some(&1365));
+        assert_eq!(sh.get(&Some(A)), Some(&1364));
+        assert_eq!(sh.get(&Some(B)), Some(&1364));
+        assert_eq!(sh.get(&None), None);
+        for (i, slot) in [(1, 1505), (2, 1436), (3, 907), (4, 3568)] {
+            let fold = addr_fold(&format!("203.0.113.{i}").parse().unwrap());
+            assert_eq!(mh_hashkey(fold, 0, MH_KEY1, 0) % 4093, slot, "client .{i}");
+        }
+        let t = s.table();
+        assert_eq!(t[1505], Some(DestId(A)));
+        assert_eq!(t[1436], Some(DestId(B)));
+        assert_eq!(t[907], Some(DestId(C)));
+        assert_eq!(t[3568], Some(DestId(B)));
+        let want = [A, B, C, B, C, A, B, C, A, C].map(Some).to_vec();
+        assert_eq!(picks(&mut s, &d), want);
+        assert_eq!(s.schedule(&d, &from("203.0.113.1:9")), Some(DestId(A)));
+    }
+
+    /// §9.2 mh populate order (Appendix A reference model): the first slots are
+    /// A B C A C A B A.
+    #[test]
+    fn s9_2_mh_first_slots() {
+        let d = abc();
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        let want: Vec<Option<DestId>> = [A, B, C, A, C, A, B, A]
+            .iter()
+            .map(|&x| Some(DestId(x)))
+            .collect();
+        assert_eq!(&s.table()[..8], &want[..]);
+    }
+
+    /// §9.2 / §17.3 mh uses last_weight: quiescing A (weight 0, last_weight 1) leaves the table
+    /// unchanged; clients landing on A get None. With mh-fallback (values from the Appendix A
+    /// reference model): .1 → C, .6 → B, .9 → B; others unchanged.
+    #[test]
+    fn s9_2_mh_quiesce_and_fallback() {
+        let mut d = abc();
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        let before = s.table();
+        d[2].weight = 0; // A, last_weight stays 1
+        s.dest_changed(&d, DestChange::Updated(DestId(A)));
+        assert_eq!(s.table(), before);
+        let want = [
+            None,
+            Some(B),
+            Some(C),
+            Some(B),
+            Some(C),
+            None,
+            Some(B),
+            Some(C),
+            None,
+            Some(C),
+        ];
+        assert_eq!(picks(&mut s, &d), want.to_vec());
+        s.flags_changed(SCHED1);
+        let want = [C, B, C, B, C, B, B, C, B, C].map(Some).to_vec();
+        assert_eq!(picks(&mut s, &d), want);
+        // OVERLOAD behaves the same as weight 0 at lookup
+        d[2].weight = 1;
+        d[2].overloaded = true;
+        assert_eq!(
+            picks(&mut s, &d),
+            [C, B, C, B, C, B, B, C, B, C].map(Some).to_vec()
+        );
+        // everything unavailable → None
+        for x in d.iter_mut() {
+            x.overloaded = true;
+        }
+        assert_eq!(s.schedule(&d, &client(1)), None);
+    }
+
+    /// §9.2 mh-port: the client's source port is added (Appendix A reference values):
+    /// 203.0.113.1:1000 → A (slot 2230), :40000 → A (1337), :40001 → C (3296).
+    #[test]
+    fn s9_2_mh_port() {
+        let d = abc();
+        let mut s = Mh::default();
+        s.init(&d, SCHED2);
+        let fold = 0xCB00_7101;
+        assert_eq!(mh_hashkey(fold, 1000, MH_KEY1, 0) % 4093, 2230);
+        assert_eq!(mh_hashkey(fold, 40000, MH_KEY1, 0) % 4093, 1337);
+        assert_eq!(mh_hashkey(fold, 40001, MH_KEY1, 0) % 4093, 3296);
+        assert_eq!(s.schedule(&d, &from("203.0.113.1:1000")), Some(DestId(A)));
+        assert_eq!(s.schedule(&d, &from("203.0.113.1:40000")), Some(DestId(A)));
+        assert_eq!(s.schedule(&d, &from("203.0.113.1:40001")), Some(DestId(C)));
+    }
+
+    /// §9.2 mh weights (Appendix A reference values): last_weights C1 B1 A2 → A 2046, C 1024,
+    /// B 1023. With A = 256: gcd 1, rshift = fls(256) − 6 = 3, turns A 32, B and C
+    /// (1 >> 3 = 0 → lw != 0) 1 → A 3851, C 121, B 121.
+    #[test]
+    fn s9_2_mh_weights_and_rshift() {
+        let mut d = abc();
+        d[2].weight = 2;
+        d[2].last_weight = 2;
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        let sh = shares(&s);
+        assert_eq!(
+            (sh[&Some(A)], sh[&Some(C)], sh[&Some(B)]),
+            (2046, 1024, 1023)
+        );
+        assert_eq!((s.gcd, s.rshift), (1, 0));
+        d[2].weight = 256;
+        d[2].last_weight = 256;
+        s.dest_changed(&d, DestChange::Updated(DestId(A)));
+        assert_eq!((s.gcd, s.rshift), (1, 3));
+        let sh = shares(&s);
+        assert_eq!((sh[&Some(A)], sh[&Some(C)], sh[&Some(B)]), (3851, 121, 121));
+    }
+
+    /// §9.2 mh: deleting B rebuilds (Appendix A reference: C 2047 / A 2046; clients
+    /// .1 A, .2 A, .3 C, .4 C, .5 C, .6 A, .7 A, .8 C, .9 A, .10 C).
+    #[test]
+    fn s9_2_mh_delete_rebuilds() {
+        let mut d = abc();
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        d.remove(1);
+        s.dest_changed(
+            &d,
+            DestChange::Deleted {
+                id: DestId(B),
+                index: 1,
+            },
+        );
+        let sh = shares(&s);
+        assert_eq!((sh[&Some(C)], sh[&Some(A)]), (2047, 2046));
+        assert_eq!(
+            picks(&mut s, &d),
+            [A, A, C, C, C, A, A, C, A, C].map(Some).to_vec()
+        );
+    }
+
+    /// §9.2 mh: all last_weights 0 (gcd < 1) → empty table → None even with fallback; an empty
+    /// service likewise.
+    #[test]
+    fn s9_2_mh_all_zero_and_empty() {
+        let mut d = abc();
+        for x in d.iter_mut() {
+            x.weight = 0;
+            x.last_weight = 0;
+        }
+        let mut s = Mh::default();
+        s.init(&d, SCHED1);
+        assert_eq!(shares(&s).get(&None), Some(&4093));
+        assert_eq!(s.schedule(&d, &client(1)), None);
+        let mut e = Mh::default();
+        e.init(&[], SCHED1);
+        assert_eq!(e.schedule(&[], &client(1)), None);
+    }
+
+    /// §9.2 mh IPv6 (Appendix A reference values): dests 2001:db8::3/2/1 (C, B, A), clients
+    /// 2001:db8:1::1 → B, ::2 → A, ::3 → B.
+    #[test]
+    fn s9_2_mh_ipv6() {
+        let d = vec![
+            dv(C, "2001:db8::3", 80, 1),
+            dv(B, "2001:db8::2", 80, 1),
+            dv(A, "2001:db8::1", 80, 1),
+        ];
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        let sh = shares(&s);
+        assert_eq!(
+            (sh[&Some(C)], sh[&Some(B)], sh[&Some(A)]),
+            (1365, 1364, 1364)
+        );
+        let p = |c: &str| pkt(&format!("[{c}]:5000"), "[2001:db8::80]:80");
+        assert_eq!(s.schedule(&d, &p("2001:db8:1::1")), Some(DestId(B)));
+        assert_eq!(s.schedule(&d, &p("2001:db8:1::2")), Some(DestId(A)));
+        assert_eq!(s.schedule(&d, &p("2001:db8:1::3")), Some(DestId(B)));
+    }
+
+    /// §9.2 mh: more than N dests → the rebuild fails and the old table is kept.
+    #[test]
+    fn s9_2_mh_too_many_dests_keeps_old_table() {
+        let mut d = abc();
+        let mut s = Mh::default();
+        s.init(&d, 0);
+        let before = s.table();
+        for i in 0..4091u32 {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            d.insert(0, dv(100 + i, &ip.to_string(), 80, 1));
+        }
+        assert_eq!(d.len(), 4094);
+        s.dest_changed(&d, DestChange::Added(DestId(100 + 4090)));
+        assert_eq!(s.table(), before);
+        // lookups still work against the shifted list (resolved by id)
+        assert_eq!(s.schedule(&d, &client(1)), Some(DestId(A)));
+        assert_eq!(s.schedule(&d, &client(2)), Some(DestId(B)));
+        // back to N dests: rebuild succeeds, every slot taken by a distinct dest
+        d.truncate(4093);
+        s.dest_changed(
+            &d,
+            DestChange::Deleted {
+                id: DestId(A),
+                index: 4093,
+            },
+        );
+        let sh = shares(&s);
+        assert_eq!(sh.len(), 4093);
+        assert!(sh.values().all(|&c| c == 1));
+    }
+}

@@ -171,3 +171,53 @@ pub(crate) mod testutil {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use crate::model::types::SCHEDULERS;
+
+    /// §9.1: every scheduler the model lists is constructible by its ipvsadm name; others are
+    /// not (`none`, `lblc`, `twos`, ...).
+    #[test]
+    fn s9_1_new_scheduler_names() {
+        for &n in SCHEDULERS {
+            let s = new_scheduler(n).unwrap_or_else(|| panic!("{n}"));
+            assert_eq!(s.name(), n);
+        }
+        for n in ["none", "lblc", "lblcr", "twos", "", "RR"] {
+            assert!(new_scheduler(n).is_none(), "{n}");
+        }
+    }
+
+    /// §9.1: with an empty service every scheduler returns no destination.
+    #[test]
+    fn s9_1_empty_service_none() {
+        for &n in SCHEDULERS {
+            let mut s = new_scheduler(n).unwrap();
+            s.init(&[], 0);
+            assert_eq!(s.schedule(&[], &from("203.0.113.1:1000")), None, "{n}");
+        }
+    }
+
+    /// §9.1: box_clone copies the state (the model is cloned for atomic config application).
+    #[test]
+    fn s9_1_box_clone_keeps_state() {
+        let d: Vec<DestView> = (1..=3).rev().map(|i| dv(i, "10.0.0.1", 80, 1)).collect();
+        let mut s = new_scheduler("rr").unwrap();
+        s.init(&d, 0);
+        assert_eq!(run(s.as_mut(), &d, 1), vec![3]);
+        let mut c = s.clone();
+        assert_eq!(run(c.as_mut(), &d, 2), vec![2, 1]);
+        assert_eq!(run(s.as_mut(), &d, 2), vec![2, 1]);
+    }
+
+    /// §9.1: the kernel's int overhead equals the u64 one for realistic counts.
+    #[test]
+    fn s9_1_kernel_overhead() {
+        let d = dl(1, 1, 3, 7);
+        assert_eq!(d.kernel_overhead(), 3 * 256 + 7);
+        assert_eq!(d.overhead(), 3 * 256 + 7);
+    }
+}
