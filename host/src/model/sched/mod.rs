@@ -10,6 +10,19 @@ use std::net::IpAddr;
 
 use super::types::Packet;
 
+pub mod dh;
+pub mod fo;
+pub mod hash;
+pub mod lc;
+pub mod mh;
+pub mod nq;
+pub mod ovf;
+pub mod rr;
+pub mod sed;
+pub mod sh;
+pub mod wlc;
+pub mod wrr;
+
 /// Opaque identity of a real server inside the model (stable across edits; a deleted and
 /// re-added server revived from the kernel's trash keeps its id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,6 +51,13 @@ impl DestView {
     /// `ip_vs_dest_conn_overhead()`: `(activeconns << 8) + inactconns`.
     pub fn overhead(&self) -> u64 {
         ((self.activeconns as u64) << 8) + self.inactconns as u64
+    }
+
+    /// `ip_vs_dest_conn_overhead()` exactly as the kernel computes it: in `int` arithmetic
+    /// (`atomic_read()` values, wrapping), which is what lc / wlc compare.
+    #[inline]
+    pub fn kernel_overhead(&self) -> i32 {
+        ((self.activeconns as i32) << 8).wrapping_add(self.inactconns as i32)
     }
 }
 
@@ -84,6 +104,120 @@ pub fn eligible(d: &DestView) -> bool {
 
 /// Make a scheduler by name; `None` for names the model does not implement.
 pub fn new_scheduler(name: &str) -> Option<Box<dyn Scheduler>> {
-    let _ = name;
-    None
+    Some(match name {
+        "rr" => Box::new(rr::Rr::default()),
+        "wrr" => Box::new(wrr::Wrr::default()),
+        "lc" => Box::new(lc::Lc),
+        "wlc" => Box::new(wlc::Wlc),
+        "sed" => Box::new(sed::Sed),
+        "nq" => Box::new(nq::Nq),
+        "fo" => Box::new(fo::Fo),
+        "ovf" => Box::new(ovf::Ovf),
+        "sh" => Box::new(sh::Sh::default()),
+        "dh" => Box::new(dh::Dh::default()),
+        "mh" => Box::new(mh::Mh::default()),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Helpers for the scheduler unit tests.
+    use super::*;
+    use crate::model::types::{Packet, TcpFlags};
+    use std::net::SocketAddr;
+
+    /// A dest with weight `w` (also its last_weight), no connections, not overloaded.
+    pub fn dv(id: u32, addr: &str, port: u16, w: i32) -> DestView {
+        DestView {
+            id: DestId(id),
+            addr: addr.parse().unwrap(),
+            port,
+            weight: w,
+            last_weight: w,
+            overloaded: false,
+            available: true,
+            activeconns: 0,
+            inactconns: 0,
+        }
+    }
+
+    /// A dest for the load-based schedulers: weight, active and inactive counts.
+    pub fn dl(id: u32, w: i32, active: u32, inact: u32) -> DestView {
+        DestView {
+            activeconns: active,
+            inactconns: inact,
+            ..dv(id, "10.0.0.1", 80, w)
+        }
+    }
+
+    /// A TCP SYN from `src` to `dst`.
+    pub fn pkt(src: &str, dst: &str) -> Packet {
+        let s: SocketAddr = src.parse().unwrap();
+        let d: SocketAddr = dst.parse().unwrap();
+        Packet::tcp(s, d, TcpFlags::default())
+    }
+
+    /// Client `src` to the VIP 192.0.2.10:80.
+    pub fn from(src: &str) -> Packet {
+        pkt(src, "192.0.2.10:80")
+    }
+
+    /// Run `n` decisions and return the chosen ids (`None` → u32::MAX).
+    pub fn run(s: &mut dyn Scheduler, dests: &[DestView], n: usize) -> Vec<u32> {
+        let p = from("198.51.100.1:1234");
+        (0..n)
+            .map(|_| s.schedule(dests, &p).map_or(u32::MAX, |d| d.0))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use crate::model::types::SCHEDULERS;
+
+    /// §9.1: every scheduler the model lists is constructible by its ipvsadm name; others are
+    /// not (`none`, `lblc`, `twos`, ...).
+    #[test]
+    fn s9_1_new_scheduler_names() {
+        for &n in SCHEDULERS {
+            let s = new_scheduler(n).unwrap_or_else(|| panic!("{n}"));
+            assert_eq!(s.name(), n);
+        }
+        for n in ["none", "lblc", "lblcr", "twos", "", "RR"] {
+            assert!(new_scheduler(n).is_none(), "{n}");
+        }
+    }
+
+    /// §9.1: with an empty service every scheduler returns no destination.
+    #[test]
+    fn s9_1_empty_service_none() {
+        for &n in SCHEDULERS {
+            let mut s = new_scheduler(n).unwrap();
+            s.init(&[], 0);
+            assert_eq!(s.schedule(&[], &from("203.0.113.1:1000")), None, "{n}");
+        }
+    }
+
+    /// §9.1: box_clone copies the state (the model is cloned for atomic config application).
+    #[test]
+    fn s9_1_box_clone_keeps_state() {
+        let d: Vec<DestView> = (1..=3).rev().map(|i| dv(i, "10.0.0.1", 80, 1)).collect();
+        let mut s = new_scheduler("rr").unwrap();
+        s.init(&d, 0);
+        assert_eq!(run(s.as_mut(), &d, 1), vec![3]);
+        let mut c = s.clone();
+        assert_eq!(run(c.as_mut(), &d, 2), vec![2, 1]);
+        assert_eq!(run(s.as_mut(), &d, 2), vec![2, 1]);
+    }
+
+    /// §9.1: the kernel's int overhead equals the u64 one for realistic counts.
+    #[test]
+    fn s9_1_kernel_overhead() {
+        let d = dl(1, 1, 3, 7);
+        assert_eq!(d.kernel_overhead(), 3 * 256 + 7);
+        assert_eq!(d.overhead(), 3 * 256 + 7);
+    }
 }
