@@ -280,4 +280,15 @@ mod tests {
         e.init(&[], SCHED1);
         assert_eq!(e.schedule(&[], &p), None);
     }
+
+    /// §9.1 (kernel `ip_vs_sh.c: is_unavailable()`): sh tests only `weight <= 0 || OVERLOAD`,
+    /// not `IP_VS_DEST_F_AVAILABLE` (unlike dh).
+    #[test]
+    fn s9_1_sh_ignores_available_flag() {
+        let mut d = abc();
+        d[2].available = false; // A
+        let mut s = Sh::default();
+        s.init(&d, 0);
+        assert_eq!(pick(&mut s, &d, "203.0.113.1:1000"), Some(A));
+    }
 }

@@ -273,4 +273,24 @@ mod tests {
         }
         assert_eq!(run(&mut s, &d, 4), vec![1, 1, 2, 3]);
     }
+
+    /// §9.2 wrr: deleting a dest resets `cl` to the head and keeps cw (1,1,1 → picks 1, 2;
+    /// delete 3 → from the head: 1, 2, 1 ...; rr-like restart from the front, not after 2).
+    #[test]
+    fn s9_2_wrr_delete_resets_cursor() {
+        let mut s = Wrr::default();
+        let mut d = ws(&[(1, 1), (2, 1), (3, 1)]);
+        s.init(&d, 0);
+        assert_eq!(run(&mut s, &d, 2), vec![1, 2]);
+        d.remove(2);
+        s.dest_changed(
+            &d,
+            DestChange::Deleted {
+                id: DestId(3),
+                index: 2,
+            },
+        );
+        assert_eq!(s.state(&d), (None, 1, 1, 1));
+        assert_eq!(run(&mut s, &d, 3), vec![1, 2, 1]);
+    }
 }
