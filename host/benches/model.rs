@@ -22,7 +22,11 @@ const CLIENTS: u32 = 1 << 20;
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
 fn director() -> Director {
-    let key = ServiceKey::Addr { proto: Proto::Tcp, addr: IpAddr::V4(VIP), port: 80 };
+    let key = ServiceKey::Addr {
+        proto: Proto::Tcp,
+        addr: IpAddr::V4(VIP),
+        port: 80,
+    };
     let mut svc = ServiceConf::new(key);
     svc.scheduler = "rr".into();
     svc.persistence = Some(300);
@@ -54,7 +58,11 @@ fn client(i: u32, port: u16) -> SocketAddr {
 }
 
 fn syn(i: u32, port: u16) -> Packet {
-    Packet::tcp(client(i, port), SocketAddr::new(IpAddr::V4(VIP), 80), TcpFlags::SYN)
+    Packet::tcp(
+        client(i, port),
+        SocketAddr::new(IpAddr::V4(VIP), 80),
+        TcpFlags::SYN,
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -69,7 +77,7 @@ fn bench(c: &mut Criterion) {
     let step = Duration::from_micros(60);
     for net in 0..4096u32 {
         d.process(now, &syn(net << 8, 1));
-        now = now.add(step);
+        now = now.plus(step);
     }
     let mut n: u64 = 0;
     g.bench_function("template_hit/persistent_24_1M_clients", |b| {
@@ -81,7 +89,7 @@ fn bench(c: &mut Criterion) {
                 let port = 1024 + (n / CLIENTS as u64) as u16 % 60000;
                 let dec = d.process(now, &syn(i, port));
                 debug_assert_eq!(dec.by, Some(DecidedBy::Template));
-                now = now.add(step);
+                now = now.plus(step);
             }
             start.elapsed()
         })
@@ -92,7 +100,14 @@ fn bench(c: &mut Criterion) {
     let mut now = Time::ZERO;
     for i in 0..CLIENTS {
         d.process(now, &syn(i, 40000));
-        d.process(now, &Packet::tcp(client(i, 40000), SocketAddr::new(IpAddr::V4(VIP), 80), TcpFlags::ACK));
+        d.process(
+            now,
+            &Packet::tcp(
+                client(i, 40000),
+                SocketAddr::new(IpAddr::V4(VIP), 80),
+                TcpFlags::ACK,
+            ),
+        );
     }
     let mut k: u32 = 0;
     g.bench_function("conn_hit/established_1M", |b| {
@@ -101,9 +116,13 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 k = k.wrapping_add(1);
                 let i = k.wrapping_mul(2_654_435_761) % CLIENTS;
-                let p = Packet::tcp(client(i, 40000), SocketAddr::new(IpAddr::V4(VIP), 80), TcpFlags::ACK);
+                let p = Packet::tcp(
+                    client(i, 40000),
+                    SocketAddr::new(IpAddr::V4(VIP), 80),
+                    TcpFlags::ACK,
+                );
                 d.process(now, &p);
-                now = now.add(Duration::from_nanos(100));
+                now = now.plus(Duration::from_nanos(100));
             }
             start.elapsed()
         })

@@ -1,8 +1,8 @@
 //! Config import and export: `ipvsadm -S -n` / `ipvsadm -R` rules text, iptables-save text of
 //! the mangle table, and `lvsnic save`.
 
-pub mod ipvsadm;
 pub mod iptables;
+pub mod ipvsadm;
 pub mod save;
 
 use std::fmt;
@@ -22,7 +22,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(line: usize, text: &str, msg: impl Into<String>) -> Self {
-        ConfigError { source_name: String::new(), line, text: text.trim_end().to_string(), msg: msg.into() }
+        ConfigError {
+            source_name: String::new(),
+            line,
+            text: text.trim_end().to_string(),
+            msg: msg.into(),
+        }
     }
     /// Attach the input's name (a path, usually).
     pub fn in_source(mut self, name: &str) -> Self {
@@ -33,7 +38,11 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let src = if self.source_name.is_empty() { "input" } else { &self.source_name };
+        let src = if self.source_name.is_empty() {
+            "input"
+        } else {
+            &self.source_name
+        };
         if self.line > 0 {
             write!(f, "{src}:{}: {}: `{}`", self.line, self.msg, self.text)
         } else {

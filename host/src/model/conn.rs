@@ -127,22 +127,46 @@ pub struct Table {
 
 impl Entry {
     pub fn conn_key(&self) -> ConnKey {
-        ConnKey { proto: self.proto, caddr: self.caddr, cport: self.cport, vaddr: self.vaddr, vport: self.vport }
+        ConnKey {
+            proto: self.proto,
+            caddr: self.caddr,
+            cport: self.cport,
+            vaddr: self.vaddr,
+            vport: self.vport,
+        }
     }
     pub fn out_key(&self) -> OutKey {
-        OutKey { proto: self.proto, daddr: self.daddr, dport: self.dport, caddr: self.caddr, cport: self.cport }
+        OutKey {
+            proto: self.proto,
+            daddr: self.daddr,
+            dport: self.dport,
+            caddr: self.caddr,
+            cport: self.cport,
+        }
     }
     pub fn template_key(&self) -> TemplateKey {
-        TemplateKey { af: self.af, proto: self.proto, caddr: self.caddr, vaddr: self.vaddr, vport: self.vport }
+        TemplateKey {
+            af: self.af,
+            proto: self.proto,
+            caddr: self.caddr,
+            vaddr: self.vaddr,
+            vport: self.vport,
+        }
     }
 }
 
 impl Table {
     pub fn get(&self, id: EntryId) -> &Entry {
-        self.slots[id.0 as usize].entry.as_ref().expect("live entry")
+        self.slots[id.0 as usize]
+            .entry
+            .as_ref()
+            .expect("live entry")
     }
     pub fn get_mut(&mut self, id: EntryId) -> &mut Entry {
-        self.slots[id.0 as usize].entry.as_mut().expect("live entry")
+        self.slots[id.0 as usize]
+            .entry
+            .as_mut()
+            .expect("live entry")
     }
     pub fn try_get(&self, id: EntryId) -> Option<&Entry> {
         self.slots.get(id.0 as usize).and_then(|s| s.entry.as_ref())
@@ -164,7 +188,11 @@ impl Table {
     }
     /// All live entries (any order).
     pub fn ids(&self) -> impl Iterator<Item = EntryId> + '_ {
-        self.slots.iter().enumerate().filter(|(_, s)| s.entry.is_some()).map(|(i, _)| EntryId(i as u32))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.entry.is_some())
+            .map(|(i, _)| EntryId(i as u32))
     }
 
     /// Insert and hash a new entry (`ip_vs_conn_new()` + `ip_vs_conn_hash()`). A newer entry
@@ -174,7 +202,11 @@ impl Table {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.slots.push(Slot { gen: 0, heap_at: None, entry: None });
+                self.slots.push(Slot {
+                    gen: 0,
+                    heap_at: None,
+                    entry: None,
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -261,7 +293,9 @@ impl Table {
             if slot.gen != gen || slot.heap_at != Some(at) {
                 continue; // stale item: entry freed, or an earlier item superseded this one
             }
-            let Some(e) = slot.entry.as_ref() else { continue };
+            let Some(e) = slot.entry.as_ref() else {
+                continue;
+            };
             match e.deadline {
                 Some(d) if d == at => {
                     slot.heap_at = None;

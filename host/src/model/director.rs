@@ -57,7 +57,13 @@ enum Sched {
 }
 
 fn decision(verdict: Verdict, mark: u32, reason: &'static str) -> Decision {
-    Decision { verdict, dest: None, mark, by: None, reason }
+    Decision {
+        verdict,
+        dest: None,
+        mark,
+        by: None,
+        reason,
+    }
 }
 
 impl Director {
@@ -88,7 +94,9 @@ impl Director {
                 let max = (i32::MAX / 1000) as u32;
                 for v in [tcp, tcpfin, udp] {
                     if *v > max {
-                        return Err(ModelError::Invalid(format!("timeout {v} s is above {max} s")));
+                        return Err(ModelError::Invalid(format!(
+                            "timeout {v} s is above {max} s"
+                        )));
                     }
                 }
                 self.timeouts.set(*tcp, *tcpfin, *udp);
@@ -116,8 +124,8 @@ impl Director {
             return Err(ModelError::ServiceExists(c.key));
         }
         validate_service(c)?;
-        let mut sched =
-            new_scheduler(&c.scheduler).ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
+        let mut sched = new_scheduler(&c.scheduler)
+            .ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
         sched.init(&[], c.sched_flags);
         match c.key.port() {
             FTPPORT => self.ftp_svcs += 1,
@@ -128,7 +136,14 @@ impl Director {
             Af::Inet => self.svcs_v4 += 1,
             Af::Inet6 => self.svcs_v6 += 1,
         }
-        self.services.insert(c.key, Service { conf: c.clone(), dests: Vec::new(), sched });
+        self.services.insert(
+            c.key,
+            Service {
+                conf: c.clone(),
+                dests: Vec::new(),
+                sched,
+            },
+        );
         self.svc_order.push(c.key);
         Ok(())
     }
@@ -137,8 +152,11 @@ impl Director {
     /// templates are not touched; the same scheduler keeps its state.
     fn edit_service(&mut self, c: &ServiceConf) -> Result<(), ModelError> {
         validate_service(c)?;
-        let new_sched = new_scheduler(&c.scheduler).ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
-        let views = self.views_of(&c.key).ok_or(ModelError::NoSuchService(c.key))?;
+        let new_sched = new_scheduler(&c.scheduler)
+            .ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
+        let views = self
+            .views_of(&c.key)
+            .ok_or(ModelError::NoSuchService(c.key))?;
         let svc = self.services.get_mut(&c.key).expect("checked");
         if svc.sched.name() != c.scheduler {
             svc.sched = new_sched;
@@ -151,7 +169,10 @@ impl Director {
     }
 
     fn del_service(&mut self, k: &ServiceKey) -> Result<(), ModelError> {
-        let svc = self.services.remove(k).ok_or(ModelError::NoSuchService(*k))?;
+        let svc = self
+            .services
+            .remove(k)
+            .ok_or(ModelError::NoSuchService(*k))?;
         self.svc_order.retain(|x| x != k);
         for id in svc.dests {
             // __ip_vs_unlink_dest(svc, dest, 0): no scheduler hook; then into the trash.
@@ -174,7 +195,10 @@ impl Director {
     /// Checks shared by `ip_vs_add_dest()` / `ip_vs_edit_dest()` and the netlink parser.
     fn validate_dest(svc: &ServiceKey, d: &DestConf) -> Result<(), ModelError> {
         if d.weight < 0 {
-            return Err(ModelError::Range(format!("server weight {} less than zero", d.weight)));
+            return Err(ModelError::Range(format!(
+                "server weight {} less than zero",
+                d.weight
+            )));
         }
         if d.l_threshold > d.u_threshold {
             return Err(ModelError::Range(format!(
@@ -210,7 +234,10 @@ impl Director {
             Some(id) => id,
             None => {
                 if !unicast(&d.addr) {
-                    return Err(ModelError::Invalid(format!("real server address {} is not unicast", d.addr)));
+                    return Err(ModelError::Invalid(format!(
+                        "real server address {} is not unicast",
+                        d.addr
+                    )));
                 }
                 self.dests.push(Dest {
                     svc: *k,
@@ -232,7 +259,9 @@ impl Director {
     fn edit_dest(&mut self, k: &ServiceKey, d: &DestConf) -> Result<(), ModelError> {
         Self::validate_dest(k, d)?;
         let svc = self.services.get(k).ok_or(ModelError::NoSuchService(*k))?;
-        let id = self.find_dest(svc, d.addr, d.port).ok_or(ModelError::NoSuchDest(d.sockaddr()))?;
+        let id = self
+            .find_dest(svc, d.addr, d.port)
+            .ok_or(ModelError::NoSuchDest(d.sockaddr()))?;
         self.update_dest(k, id, d, false);
         Ok(())
     }
@@ -257,19 +286,29 @@ impl Director {
             DestChange::Updated(id)
         };
         let views = self.views_of(k).expect("service exists");
-        self.services.get_mut(k).expect("service exists").sched.dest_changed(&views, change);
+        self.services
+            .get_mut(k)
+            .expect("service exists")
+            .sched
+            .dest_changed(&views, change);
     }
 
     fn del_dest(&mut self, k: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), ModelError> {
         let svc = self.services.get(k).ok_or(ModelError::NoSuchService(*k))?;
-        let id = self.find_dest(svc, addr, port).ok_or(ModelError::NoSuchDest(SocketAddr::new(addr, port)))?;
+        let id = self
+            .find_dest(svc, addr, port)
+            .ok_or(ModelError::NoSuchDest(SocketAddr::new(addr, port)))?;
         let svc = self.services.get_mut(k).expect("checked");
         let index = svc.dests.iter().position(|x| *x == id).expect("listed");
         svc.dests.remove(index);
         self.dests[id.0 as usize].available = false;
         self.trash.push(id);
         let views = self.views_of(k).expect("service exists");
-        self.services.get_mut(k).expect("checked").sched.dest_changed(&views, DestChange::Deleted { id, index });
+        self.services
+            .get_mut(k)
+            .expect("checked")
+            .sched
+            .dest_changed(&views, DestChange::Deleted { id, index });
         self.nodest_flush();
         Ok(())
     }
@@ -284,7 +323,12 @@ impl Director {
 
     fn views_of(&self, k: &ServiceKey) -> Option<Vec<DestView>> {
         let svc = self.services.get(k)?;
-        Some(svc.dests.iter().map(|id| self.dests[id.0 as usize].view(*id)).collect())
+        Some(
+            svc.dests
+                .iter()
+                .map(|id| self.dests[id.0 as usize].view(*id))
+                .collect(),
+        )
     }
 
     /// `ip_vs_expire_nodest_conn_flush()` (§5.3), run when a real server or service is deleted
@@ -295,16 +339,25 @@ impl Director {
             return;
         }
         let doomed = |t: &Table, id: EntryId, dests: &[Dest]| {
-            t.get(id).dest.is_some_and(|d| !dests[d.0 as usize].available)
+            t.get(id)
+                .dest
+                .is_some_and(|d| !dests[d.0 as usize].available)
         };
-        let conns: Vec<EntryId> =
-            self.table.ids().filter(|id| !self.table.get(*id).template && doomed(&self.table, *id, &self.dests)).collect();
+        let conns: Vec<EntryId> = self
+            .table
+            .ids()
+            .filter(|id| !self.table.get(*id).template && doomed(&self.table, *id, &self.dests))
+            .collect();
         for id in conns {
             if self.table.try_get(id).is_some() {
                 self.conn_del(id);
             }
         }
-        let tpls: Vec<EntryId> = self.table.ids().filter(|id| doomed(&self.table, *id, &self.dests)).collect();
+        let tpls: Vec<EntryId> = self
+            .table
+            .ids()
+            .filter(|id| doomed(&self.table, *id, &self.dests))
+            .collect();
         for id in tpls {
             if self.table.try_get(id).is_some_and(|e| e.n_control == 0) {
                 self.conn_del(id);
@@ -335,13 +388,23 @@ impl Director {
             .iter()
             .map(|k| {
                 let s = &self.services[k];
-                (s.conf.clone(), s.dests.iter().map(|id| self.dests[id.0 as usize].conf).collect())
+                (
+                    s.conf.clone(),
+                    s.dests
+                        .iter()
+                        .map(|id| self.dests[id.0 as usize].conf)
+                        .collect(),
+                )
             })
             .collect()
     }
 
     /// Counters of a real server: `(activeconns, inactconns, persistconns, overloaded)`.
-    pub fn dest_counters(&self, svc: &ServiceKey, addr: SocketAddr) -> Option<(u32, u32, u32, bool)> {
+    pub fn dest_counters(
+        &self,
+        svc: &ServiceKey,
+        addr: SocketAddr,
+    ) -> Option<(u32, u32, u32, bool)> {
         let s = self.services.get(svc)?;
         let id = self.find_dest(s, addr.ip(), addr.port())?;
         let d = &self.dests[id.0 as usize];
@@ -410,7 +473,7 @@ impl Director {
             // Expire later: timeout becomes (and stays) 60 s.
             let e = self.table.get_mut(id);
             e.timeout = EXPIRE_LATER;
-            self.table.arm(id, at.add(EXPIRE_LATER));
+            self.table.arm(id, at.plus(EXPIRE_LATER));
             return;
         }
         self.table.unhash(id);
@@ -454,7 +517,7 @@ impl Director {
             let now = self.now;
             self.expire(id, now);
         } else {
-            let at = self.now.add(e.timeout);
+            let at = self.now.plus(e.timeout);
             self.table.arm(id, at);
         }
     }
@@ -509,7 +572,11 @@ impl Director {
         };
         let af = pkt.af();
         if Af::of(&pkt.dst.ip()) != af {
-            return decision(Verdict::Local, mark, "source and destination address families differ");
+            return decision(
+                Verdict::Local,
+                mark,
+                "source and destination address families differ",
+            );
         }
         // §2: hooks for a family exist only while a service of that family does.
         let hooked = match af {
@@ -517,7 +584,11 @@ impl Director {
             Af::Inet6 => self.svcs_v6 > 0,
         };
         if !hooked {
-            return decision(Verdict::Local, mark, "no virtual service of this address family");
+            return decision(
+                Verdict::Local,
+                mark,
+                "no virtual service of this address family",
+            );
         }
         match pkt.dir {
             Dir::In => self.process_in(pkt, mark),
@@ -535,13 +606,23 @@ impl Director {
             cport: pkt.dst.port(),
         };
         let Some(id) = self.table.lookup_out(&key) else {
-            return decision(Verdict::Local, mark, "reply without a connection entry continues as normal traffic");
+            return decision(
+                Verdict::Local,
+                mark,
+                "reply without a connection entry continues as normal traffic",
+            );
         };
         self.state_transition(id, StateDir::Output, pkt);
         let e = self.table.get(id);
         let dest = SocketAddr::new(e.daddr, e.dport);
         self.conn_put(id);
-        Decision { verdict: Verdict::Forward, dest: Some(dest), mark, by: Some(DecidedBy::Conn), reason: "reply" }
+        Decision {
+            verdict: Verdict::Forward,
+            dest: Some(dest),
+            mark,
+            by: Some(DecidedBy::Conn),
+            reason: "reply",
+        }
     }
 
     /// `ip_vs_in_hook()` for a client → VIP packet (§2).
@@ -561,11 +642,15 @@ impl Director {
                 let e = self.table.get(id);
                 let mut resched = false;
                 let mut old_ct = false;
-                let quiesced = e.dest.is_some_and(|d| self.dests[d.0 as usize].conf.weight == 0);
+                let quiesced = e
+                    .dest
+                    .is_some_and(|d| self.dests[d.0 as usize].conf.weight == 0);
                 if self.sysctl.expire_nodest_conn && quiesced {
                     resched = true;
                     old_ct = self.sysctl.conntrack;
-                } else if self.sysctl.conn_reuse_mode != 0 && is_new_conn_expected(e, self.sysctl.conn_reuse_mode) {
+                } else if self.sysctl.conn_reuse_mode != 0
+                    && is_new_conn_expected(e, self.sysctl.conn_reuse_mode)
+                {
                     old_ct = self.sysctl.conntrack;
                     resched = e.n_control == 0 || !old_ct;
                 }
@@ -599,7 +684,8 @@ impl Director {
                             dest: None,
                             mark,
                             by: Some(DecidedBy::Conn),
-                            reason: "entry of a deleted real server expired; conntrack kept: dropped",
+                            reason:
+                                "entry of a deleted real server expired; conntrack kept: dropped",
                         };
                     }
                     cp = None;
@@ -623,10 +709,18 @@ impl Director {
             },
         };
 
-        let dir = if self.table.get(id).no_output { StateDir::InputOnly } else { StateDir::Input };
+        let dir = if self.table.get(id).no_output {
+            StateDir::InputOnly
+        } else {
+            StateDir::Input
+        };
         self.state_transition(id, dir, pkt);
         let e = self.table.get(id);
-        let dest = if e.bypass { pkt.dst } else { SocketAddr::new(e.daddr, e.dport) };
+        let dest = if e.bypass {
+            pkt.dst
+        } else {
+            SocketAddr::new(e.daddr, e.dport)
+        };
         let reason = match by {
             Some(DecidedBy::Conn) => "existing connection",
             Some(DecidedBy::Template) => "new connection through a persistence template",
@@ -634,7 +728,13 @@ impl Director {
             None => "cache bypass to the original destination",
         };
         self.conn_put(id);
-        Decision { verdict: Verdict::Forward, dest: Some(dest), mark, by, reason }
+        Decision {
+            verdict: Verdict::Forward,
+            dest: Some(dest),
+            mark,
+            by,
+            reason,
+        }
     }
 
     /// Protocol state transition and timeout (`ip_vs_set_state()`); NOOUTPUT entries use the
@@ -651,7 +751,9 @@ impl Director {
         } else {
             dir
         };
-        let Some(p) = Proto::from_number(e.proto) else { return };
+        let Some(p) = Proto::from_number(e.proto) else {
+            return;
+        };
         let old = e.state;
         let (new, active, assure) = match p {
             Proto::Tcp => {
@@ -660,7 +762,11 @@ impl Director {
             }
             Proto::Sctp => {
                 let n = proto::sctp_next_state(dir, old, pkt.sctp);
-                (n, n == proto::SCTP_ESTABLISHED, n == proto::SCTP_ESTABLISHED)
+                (
+                    n,
+                    n == proto::SCTP_ESTABLISHED,
+                    n == proto::SCTP_ESTABLISHED,
+                )
             }
             Proto::Udp => {
                 // udp_state_transition(): one state; a reply assures the template.
@@ -710,17 +816,27 @@ impl Director {
         match pkt.proto {
             Proto::Tcp => {
                 if pkt.tcp.rst || !(self.sysctl.sloppy_tcp || pkt.tcp.syn) {
-                    return Sched::Verdict(Verdict::Local, "TCP packet that cannot start a connection, no entry");
+                    return Sched::Verdict(
+                        Verdict::Local,
+                        "TCP packet that cannot start a connection, no entry",
+                    );
                 }
             }
             Proto::Sctp => {
-                if pkt.sctp == SctpChunk::Abort || !(self.sysctl.sloppy_sctp || pkt.sctp == SctpChunk::Init) {
-                    return Sched::Verdict(Verdict::Local, "SCTP chunk that cannot start an association, no entry");
+                if pkt.sctp == SctpChunk::Abort
+                    || !(self.sysctl.sloppy_sctp || pkt.sctp == SctpChunk::Init)
+                {
+                    return Sched::Verdict(
+                        Verdict::Local,
+                        "SCTP chunk that cannot start an association, no entry",
+                    );
                 }
             }
             Proto::Udp => {}
         }
-        let Some(svc_key) = self.service_find(pkt.af(), mark, pkt.proto, pkt.dst.ip(), pkt.dst.port()) else {
+        let Some(svc_key) =
+            self.service_find(pkt.af(), mark, pkt.proto, pkt.dst.ip(), pkt.dst.port())
+        else {
             return Sched::Verdict(Verdict::Local, "no virtual service");
         };
         match self.schedule(svc_key, pkt, mark) {
@@ -732,25 +848,47 @@ impl Director {
     }
 
     /// `ip_vs_service_find()` (§3): fwmark, exact, FTP data fallback, port zero.
-    fn service_find(&self, af: Af, mark: u32, proto: Proto, vaddr: IpAddr, vport: u16) -> Option<ServiceKey> {
+    fn service_find(
+        &self,
+        af: Af,
+        mark: u32,
+        proto: Proto,
+        vaddr: IpAddr,
+        vport: u16,
+    ) -> Option<ServiceKey> {
         if mark != 0 {
             let k = ServiceKey::Fwmark { af, mark };
             if self.services.contains_key(&k) {
                 return Some(k);
             }
         }
-        let k = ServiceKey::Addr { proto, addr: vaddr, port: vport };
+        let k = ServiceKey::Addr {
+            proto,
+            addr: vaddr,
+            port: vport,
+        };
         if self.services.contains_key(&k) {
             return Some(k);
         }
-        if proto == Proto::Tcp && self.ftp_svcs > 0 && (vport == FTPDATA || vport >= UNPRIVILEGED_PORT_START) {
-            let k = ServiceKey::Addr { proto, addr: vaddr, port: FTPPORT };
+        if proto == Proto::Tcp
+            && self.ftp_svcs > 0
+            && (vport == FTPDATA || vport >= UNPRIVILEGED_PORT_START)
+        {
+            let k = ServiceKey::Addr {
+                proto,
+                addr: vaddr,
+                port: FTPPORT,
+            };
             if self.services.contains_key(&k) {
                 return Some(k);
             }
         }
         if self.null_svcs > 0 {
-            let k = ServiceKey::Addr { proto, addr: vaddr, port: 0 };
+            let k = ServiceKey::Addr {
+                proto,
+                addr: vaddr,
+                port: 0,
+            };
             if self.services.contains_key(&k) {
                 return Some(k);
             }
@@ -762,7 +900,11 @@ impl Director {
     fn run_scheduler(&mut self, k: &ServiceKey, pkt: &Packet) -> Option<DestId> {
         let svc = self.services.get_mut(k)?;
         self.scratch.clear();
-        self.scratch.extend(svc.dests.iter().map(|id| self.dests[id.0 as usize].view(*id)));
+        self.scratch.extend(
+            svc.dests
+                .iter()
+                .map(|id| self.dests[id.0 as usize].view(*id)),
+        );
         svc.sched.schedule(&self.scratch, pkt)
     }
 
@@ -770,7 +912,9 @@ impl Director {
     fn schedule(&mut self, k: ServiceKey, pkt: &Packet, mark: u32) -> Result<Sched, Ignored> {
         let (cport, vport) = (pkt.src.port(), pkt.dst.port());
         if cport == FTPDATA {
-            return Err(Ignored::Accept("client source port 20 (FTP data) is never scheduled"));
+            return Err(Ignored::Accept(
+                "client source port 20 (FTP data) is never scheduled",
+            ));
         }
         let conf = &self.services[&k].conf;
         let (persistent, svc_port, ops) = (conf.persistence.is_some(), conf.key.port(), conf.ops);
@@ -796,7 +940,9 @@ impl Director {
         if conf.pe.is_some() {
             // ip_vs_sip_fill_param(): needs a UDP datagram with a Call-ID header. The model
             // sees no payload, which the kernel treats like a missing Call-ID.
-            return Err(Ignored::Drop("persistence engine could not parse the packet (no SIP Call-ID)"));
+            return Err(Ignored::Drop(
+                "persistence engine could not parse the packet (no SIP Call-ID)",
+            ));
         }
         let (dst_port, svc_port) = (pkt.dst.port(), conf.key.port());
         let svc_af = conf.key.af();
@@ -812,7 +958,13 @@ impl Director {
             proto = 0;
             vaddr = fwmark_vaddr(svc_af, fwm);
         }
-        let key = TemplateKey { af: svc_af, proto, caddr: snet, vaddr, vport };
+        let key = TemplateKey {
+            af: svc_af,
+            proto,
+            caddr: snet,
+            vaddr,
+            vport,
+        };
         let timeout = Duration::from_secs(conf.persistence.unwrap_or(0) as u64);
         let one_packet = conf.ops && pkt.proto == Proto::Udp;
 
@@ -824,11 +976,19 @@ impl Director {
             }
         }
         let (ct, dest, by) = match found {
-            Some(ct) => (ct, self.table.get(ct).dest.expect("template has a dest"), DecidedBy::Template),
+            Some(ct) => (
+                ct,
+                self.table.get(ct).dest.expect("template has a dest"),
+                DecidedBy::Template,
+            ),
             None => {
                 let dest = self.run_scheduler(&k, pkt).ok_or(Ignored::Leave)?;
                 let d = &self.dests[dest.0 as usize];
-                let tdport = if dst_port == svc_port && svc_port != FTPPORT { d.conf.port } else { 0 };
+                let tdport = if dst_port == svc_port && svc_port != FTPPORT {
+                    d.conf.port
+                } else {
+                    0
+                };
                 let e = Entry {
                     template: true,
                     proto,
@@ -860,7 +1020,11 @@ impl Director {
             }
         };
         let dest_port = self.dests[dest.0 as usize].conf.port;
-        let dport = if dst_port == svc_port && dest_port != 0 { dest_port } else { dst_port };
+        let dport = if dst_port == svc_port && dest_port != 0 {
+            dest_port
+        } else {
+            dst_port
+        };
         let cp = self.conn_new(pkt, dest, dport, one_packet, mark);
         // ip_vs_control_add() + ip_vs_conn_put(ct): the template's timer restarts.
         self.table.get_mut(cp).control = Some(ct);
@@ -871,13 +1035,22 @@ impl Director {
 
     /// `ip_vs_check_template()` (§5.3); invalidation is the caller's job.
     fn check_template(&self, ct: EntryId) -> bool {
-        let Some(d) = self.table.get(ct).dest else { return false };
+        let Some(d) = self.table.get(ct).dest else {
+            return false;
+        };
         let d = &self.dests[d.0 as usize];
         d.available && !(self.sysctl.expire_quiescent_template && d.conf.weight == 0)
     }
 
     /// `ip_vs_conn_new()` for a connection entry bound to `dest`.
-    fn conn_new(&mut self, pkt: &Packet, dest: DestId, dport: u16, one_packet: bool, mark: u32) -> EntryId {
+    fn conn_new(
+        &mut self,
+        pkt: &Packet,
+        dest: DestId,
+        dport: u16,
+        one_packet: bool,
+        mark: u32,
+    ) -> EntryId {
         let d = &self.dests[dest.0 as usize];
         let e = Entry {
             template: false,
@@ -943,10 +1116,19 @@ impl Director {
             };
             return Sched::Entry(self.table.insert(e), None);
         }
-        if svc.key.port() == FTPPORT && pkt.dst.port() != FTPPORT && matches!(k, ServiceKey::Addr { .. }) {
-            return Sched::Verdict(Verdict::Local, "FTP service reached for another port: passed to the host");
+        if svc.key.port() == FTPPORT
+            && pkt.dst.port() != FTPPORT
+            && matches!(k, ServiceKey::Addr { .. })
+        {
+            return Sched::Verdict(
+                Verdict::Local,
+                "FTP service reached for another port: passed to the host",
+            );
         }
-        Sched::Verdict(Verdict::Icmp, "no real server available: ICMP port unreachable")
+        Sched::Verdict(
+            Verdict::Icmp,
+            "no real server available: ICMP port unreachable",
+        )
     }
 }
 
@@ -1002,12 +1184,12 @@ fn is_new_conn_expected(e: &Entry, conn_reuse_mode: u32) -> bool {
 /// Kernel-side service checks (§12.2) that ipvsadm does not already make.
 fn validate_service(c: &ServiceConf) -> Result<(), ModelError> {
     match (c.key.af(), c.netmask) {
-        (Af::Inet6, Netmask::V6(p)) if !(1..=128).contains(&p) => {
-            Err(ModelError::Invalid(format!("IPv6 persistence prefix length {p} is not 1..128")))
-        }
-        (Af::Inet6, Netmask::V4(_)) | (Af::Inet, Netmask::V6(_)) => {
-            Err(ModelError::Invalid("persistence netmask of the wrong address family".into()))
-        }
+        (Af::Inet6, Netmask::V6(p)) if !(1..=128).contains(&p) => Err(ModelError::Invalid(
+            format!("IPv6 persistence prefix length {p} is not 1..128"),
+        )),
+        (Af::Inet6, Netmask::V4(_)) | (Af::Inet, Netmask::V6(_)) => Err(ModelError::Invalid(
+            "persistence netmask of the wrong address family".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -1018,7 +1200,8 @@ fn unicast(a: &IpAddr) -> bool {
     match a {
         IpAddr::V4(v) => !(v.is_unspecified() || v.is_broadcast() || v.is_multicast()),
         IpAddr::V6(v) => {
-            !(v.is_unspecified() || v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80) || v.is_loopback()
+            !(v.is_unspecified() || v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80)
+                || v.is_loopback()
         }
     }
 }

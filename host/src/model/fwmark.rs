@@ -15,7 +15,11 @@ pub enum MarkCmd {
     /// `-A CHAIN rule`
     Append { chain: String, rule: MarkRule },
     /// `-I CHAIN [pos] rule` (pos is 1-based, default 1)
-    Insert { chain: String, pos: usize, rule: MarkRule },
+    Insert {
+        chain: String,
+        pos: usize,
+        rule: MarkRule,
+    },
     /// `-D CHAIN rule` (first rule equal to it)
     Delete { chain: String, rule: MarkRule },
     /// `-D CHAIN num` (1-based)

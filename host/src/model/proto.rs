@@ -80,7 +80,10 @@ static TCP_STATES: [[[u8; 11]; 4]; 3] = [
 
 /// `tcp_state_active_table[]`: states counted in `activeconns`.
 pub fn tcp_state_active(state: u8) -> bool {
-    matches!(state, TCP_ESTABLISHED | TCP_SYN_SENT | TCP_SYN_RECV | TCP_SYNACK)
+    matches!(
+        state,
+        TCP_ESTABLISHED | TCP_SYN_SENT | TCP_SYN_RECV | TCP_SYNACK
+    )
 }
 
 fn dir_index(dir: StateDir) -> usize {
@@ -256,7 +259,11 @@ impl Timeouts {
     }
     /// `(tcp, tcpfin, udp)` as `ipvsadm --timeout` lists them.
     pub fn listed(&self) -> (u64, u64, u64) {
-        (self.tcp[TCP_ESTABLISHED as usize], self.tcp[TCP_FIN_WAIT as usize], self.udp)
+        (
+            self.tcp[TCP_ESTABLISHED as usize],
+            self.tcp[TCP_FIN_WAIT as usize],
+            self.udp,
+        )
     }
     /// Timeout of `state` for `proto`.
     pub fn of(&self, proto: Proto, state: u8) -> Duration {
@@ -272,9 +279,15 @@ impl Timeouts {
 /// Human-readable state name (`ipvsadm -Lnc`).
 pub fn state_name(proto: Proto, state: u8) -> &'static str {
     match proto {
-        Proto::Tcp => TCP_STATE_NAMES.get(state as usize).copied().unwrap_or("ERR!"),
+        Proto::Tcp => TCP_STATE_NAMES
+            .get(state as usize)
+            .copied()
+            .unwrap_or("ERR!"),
         Proto::Udp => "UDP",
-        Proto::Sctp => SCTP_STATE_NAMES.get(state as usize).copied().unwrap_or("ERR!"),
+        Proto::Sctp => SCTP_STATE_NAMES
+            .get(state as usize)
+            .copied()
+            .unwrap_or("ERR!"),
     }
 }
 
@@ -290,23 +303,50 @@ mod tests {
     /// DR/TUN →FIN_WAIT; RST →CLOSE.
     #[test]
     fn tcp_examples_from_spec_7_2() {
-        assert_eq!(tcp_next_state(StateDir::Input, TCP_NONE, f("S")), TCP_SYN_RECV);
-        assert_eq!(tcp_next_state(StateDir::InputOnly, TCP_SYN_RECV, f("A")), TCP_ESTABLISHED);
-        assert_eq!(tcp_next_state(StateDir::Input, TCP_ESTABLISHED, f("FA")), TCP_CLOSE_WAIT);
-        assert_eq!(tcp_next_state(StateDir::InputOnly, TCP_ESTABLISHED, f("FA")), TCP_FIN_WAIT);
-        assert_eq!(tcp_next_state(StateDir::Input, TCP_ESTABLISHED, f("R")), TCP_CLOSE);
+        assert_eq!(
+            tcp_next_state(StateDir::Input, TCP_NONE, f("S")),
+            TCP_SYN_RECV
+        );
+        assert_eq!(
+            tcp_next_state(StateDir::InputOnly, TCP_SYN_RECV, f("A")),
+            TCP_ESTABLISHED
+        );
+        assert_eq!(
+            tcp_next_state(StateDir::Input, TCP_ESTABLISHED, f("FA")),
+            TCP_CLOSE_WAIT
+        );
+        assert_eq!(
+            tcp_next_state(StateDir::InputOnly, TCP_ESTABLISHED, f("FA")),
+            TCP_FIN_WAIT
+        );
+        assert_eq!(
+            tcp_next_state(StateDir::Input, TCP_ESTABLISHED, f("R")),
+            TCP_CLOSE
+        );
         // RST has priority over SYN.
-        assert_eq!(tcp_next_state(StateDir::Input, TCP_NONE, f("SR")), TCP_CLOSE);
+        assert_eq!(
+            tcp_next_state(StateDir::Input, TCP_NONE, f("SR")),
+            TCP_CLOSE
+        );
         // No flags at all: CLOSE.
-        assert_eq!(tcp_next_state(StateDir::Input, TCP_ESTABLISHED, f("")), TCP_CLOSE);
+        assert_eq!(
+            tcp_next_state(StateDir::Input, TCP_ESTABLISHED, f("")),
+            TCP_CLOSE
+        );
         // §10.2 sloppy: first ACK NONE → ESTABLISHED.
-        assert_eq!(tcp_next_state(StateDir::Input, TCP_NONE, f("A")), TCP_ESTABLISHED);
+        assert_eq!(
+            tcp_next_state(StateDir::Input, TCP_NONE, f("A")),
+            TCP_ESTABLISHED
+        );
     }
 
     #[test]
     fn tcp_active_states_7_4() {
         let active: Vec<u8> = (0..11).filter(|s| tcp_state_active(*s)).collect();
-        assert_eq!(active, vec![TCP_ESTABLISHED, TCP_SYN_SENT, TCP_SYN_RECV, TCP_SYNACK]);
+        assert_eq!(
+            active,
+            vec![TCP_ESTABLISHED, TCP_SYN_SENT, TCP_SYN_RECV, TCP_SYNACK]
+        );
     }
 
     #[test]
@@ -319,7 +359,10 @@ mod tests {
         assert_eq!(t.listed(), (900, 30, 300));
         t.set(7200, 0, 60);
         assert_eq!(t.listed(), (7200, 30, 60));
-        assert_eq!(t.of(Proto::Sctp, SCTP_ESTABLISHED), Duration::from_secs(900));
+        assert_eq!(
+            t.of(Proto::Sctp, SCTP_ESTABLISHED),
+            Duration::from_secs(900)
+        );
         assert_eq!(t.of(Proto::Sctp, SCTP_INIT1), Duration::from_secs(4));
         assert_eq!(t.of(Proto::Sctp, SCTP_COOKIE_WAIT), Duration::from_secs(61));
     }

@@ -63,7 +63,9 @@ impl Sysctls {
             match v {
                 0 => Ok(false),
                 1 => Ok(true),
-                _ => Err(ModelError::Invalid(format!("sysctl {short}: value {v} is not 0 or 1"))),
+                _ => Err(ModelError::Invalid(format!(
+                    "sysctl {short}: value {v} is not 0 or 1"
+                ))),
             }
         };
         match short {
@@ -71,7 +73,9 @@ impl Sysctls {
             "expire_quiescent_template" => self.expire_quiescent_template = boolean(v)?,
             "conn_reuse_mode" => {
                 if !(0..=3).contains(&v) {
-                    return Err(ModelError::Invalid(format!("sysctl conn_reuse_mode: value {v} is not 0..3")));
+                    return Err(ModelError::Invalid(format!(
+                        "sysctl conn_reuse_mode: value {v} is not 0..3"
+                    )));
                 }
                 self.conn_reuse_mode = v as u32;
             }

@@ -16,11 +16,19 @@ fn t(s: f64) -> Time {
 }
 fn tcp_key(s: &str) -> ServiceKey {
     let a = sa(s);
-    ServiceKey::Addr { proto: Proto::Tcp, addr: a.ip(), port: a.port() }
+    ServiceKey::Addr {
+        proto: Proto::Tcp,
+        addr: a.ip(),
+        port: a.port(),
+    }
 }
 fn udp_key(s: &str) -> ServiceKey {
     let a = sa(s);
-    ServiceKey::Addr { proto: Proto::Udp, addr: a.ip(), port: a.port() }
+    ServiceKey::Addr {
+        proto: Proto::Udp,
+        addr: a.ip(),
+        port: a.port(),
+    }
 }
 fn svc(key: ServiceKey, sched: &str, persist: Option<u32>, mask: Option<&str>) -> IpvsCmd {
     let mut c = ServiceConf::new(key);
@@ -44,7 +52,10 @@ fn dest_conf(addr: &str, weight: i32, fwd: FwdMethod) -> DestConf {
     }
 }
 fn add_dest(key: ServiceKey, addr: &str, weight: i32) -> IpvsCmd {
-    IpvsCmd::AddDest { svc: key, dest: dest_conf(addr, weight, FwdMethod::Route) }
+    IpvsCmd::AddDest {
+        svc: key,
+        dest: dest_conf(addr, weight, FwdMethod::Route),
+    }
 }
 fn syn(src: &str, dst: &str) -> Packet {
     Packet::tcp(sa(src), sa(dst), TcpFlags::SYN)
@@ -89,13 +100,33 @@ fn persistent_24() -> (Director, ServiceKey) {
 fn s5_template_groups_client_network_and_bypasses_scheduler() {
     let (mut d, _) = persistent_24();
     // rr starts at the list head: B (newest).
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", VIP)), Forward, Some("10.0.0.2:80"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
     // Same /24, other host: the template, scheduler not called.
-    expect(d.process(t(1.0), &syn("198.51.100.8:2000", VIP)), Forward, Some("10.0.0.2:80"), Some(Template));
+    expect(
+        d.process(t(1.0), &syn("198.51.100.8:2000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Template),
+    );
     // Another /24: scheduler; rr did not advance for the template hit, so the next is A.
-    expect(d.process(t(2.0), &syn("203.0.113.1:3000", VIP)), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(2.0), &syn("203.0.113.1:3000", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
     // The existing connection is found by its 5-tuple.
-    expect(d.process(t(3.0), &ack("198.51.100.7:1000", VIP)), Forward, Some("10.0.0.2:80"), Some(Conn));
+    expect(
+        d.process(t(3.0), &ack("198.51.100.7:1000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Conn),
+    );
     assert_eq!(d.template_count(), 2);
     assert_eq!(d.conn_count(), 3);
 }
@@ -103,9 +134,18 @@ fn s5_template_groups_client_network_and_bypasses_scheduler() {
 #[test]
 fn s2_step7_tcp_non_syn_without_entry_goes_to_host() {
     let (mut d, _) = persistent_24();
-    expect(d.process(t(0.0), &ack("198.51.100.7:1000", VIP)), Local, None, None);
+    expect(
+        d.process(t(0.0), &ack("198.51.100.7:1000", VIP)),
+        Local,
+        None,
+        None,
+    );
     // RST never creates an entry, even with SYN.
-    let p = Packet::tcp(sa("198.51.100.7:1000"), sa(VIP), TcpFlags::from_letters("SR").unwrap());
+    let p = Packet::tcp(
+        sa("198.51.100.7:1000"),
+        sa(VIP),
+        TcpFlags::from_letters("SR").unwrap(),
+    );
     expect(d.process(t(0.0), &p), Local, None, None);
     assert_eq!(d.conn_count(), 0);
 }
@@ -114,43 +154,88 @@ fn s2_step7_tcp_non_syn_without_entry_goes_to_host() {
 fn s10_2_sloppy_tcp_schedules_mid_stream() {
     let (mut d, _) = persistent_24();
     d.sysctl_mut().set("sloppy_tcp", "1").unwrap();
-    expect(d.process(t(0.0), &ack("198.51.100.7:1000", VIP)), Forward, Some("10.0.0.2:80"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &ack("198.51.100.7:1000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
 }
 
 #[test]
 fn s2_no_service_goes_to_host() {
     let (mut d, _) = persistent_24();
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:443")), Local, None, None);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:443")),
+        Local,
+        None,
+        None,
+    );
     // No IPv6 service at all: IPVS does not even see IPv6 packets.
-    expect(d.process(t(0.0), &syn("[2001:db8::1]:1000", "[2001:db8::10]:80")), Local, None, None);
+    expect(
+        d.process(t(0.0), &syn("[2001:db8::1]:1000", "[2001:db8::10]:80")),
+        Local,
+        None,
+        None,
+    );
 }
 
 #[test]
 fn s4_source_port_20_is_never_scheduled() {
     let (mut d, _) = persistent_24();
-    expect(d.process(t(0.0), &syn("198.51.100.7:20", VIP)), Local, None, None);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:20", VIP)),
+        Local,
+        None,
+        None,
+    );
 }
 
 #[test]
 fn s4_port_zero_non_persistent_gives_icmp_and_persistent_keeps_dport() {
     let k0 = tcp_key("192.0.2.20:0");
     let mut d = director(&[svc(k0, "rr", None, None), add_dest(k0, "10.0.0.1:0", 1)]);
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.20:8080")), Icmp, None, None);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.20:8080")),
+        Icmp,
+        None,
+        None,
+    );
 
     let mut d = director(&[svc(k0, "rr", Some(60), None), add_dest(k0, "10.0.0.1:0", 1)]);
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.20:8080")), Forward, Some("10.0.0.1:8080"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.20:8080")),
+        Forward,
+        Some("10.0.0.1:8080"),
+        Some(Scheduler),
+    );
     // §5.2 (b): every port shares the template.
-    expect(d.process(t(1.0), &syn("198.51.100.7:1001", "192.0.2.20:443")), Forward, Some("10.0.0.1:443"), Some(Template));
+    expect(
+        d.process(t(1.0), &syn("198.51.100.7:1001", "192.0.2.20:443")),
+        Forward,
+        Some("10.0.0.1:443"),
+        Some(Template),
+    );
 }
 
 #[test]
 fn s4_no_dest_gives_icmp() {
     let k = tcp_key(VIP);
     let mut d = director(&[svc(k, "rr", None, None)]);
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", VIP)), Icmp, None, None);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", VIP)),
+        Icmp,
+        None,
+        None,
+    );
     // All real servers quiesced: rr finds none.
     let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 0)]);
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", VIP)), Icmp, None, None);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", VIP)),
+        Icmp,
+        None,
+        None,
+    );
 }
 
 #[test]
@@ -161,13 +246,36 @@ fn s6_1_established_packets_do_not_refresh_the_template() {
     c.scheduler = "rr".into();
     c.persistence = Some(10);
     c.ops = true;
-    let mut d = director(&[IpvsCmd::AddService(c), add_dest(k, "10.0.0.1:53", 1), add_dest(k, "10.0.0.2:53", 1)]);
-    expect(d.process(t(0.0), &udp("198.51.100.7:5000", "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Scheduler));
+    let mut d = director(&[
+        IpvsCmd::AddService(c),
+        add_dest(k, "10.0.0.1:53", 1),
+        add_dest(k, "10.0.0.2:53", 1),
+    ]);
+    expect(
+        d.process(t(0.0), &udp("198.51.100.7:5000", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Scheduler),
+    );
     // OPS: every datagram looks the template up and refreshes it (§10.1).
-    expect(d.process(t(9.999), &udp("198.51.100.7:5000", "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Template));
+    expect(
+        d.process(t(9.999), &udp("198.51.100.7:5000", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Template),
+    );
     // Alive while now < last_refresh + timeout: at exactly 19.999 it is gone.
-    expect(d.process(t(19.999), &udp("198.51.100.7:5000", "192.0.2.10:53")), Forward, Some("10.0.0.1:53"), Some(Scheduler));
-    assert_eq!(d.conn_count(), 0, "OPS entries are freed after their packet");
+    expect(
+        d.process(t(19.999), &udp("198.51.100.7:5000", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.1:53"),
+        Some(Scheduler),
+    );
+    assert_eq!(
+        d.conn_count(),
+        0,
+        "OPS entries are freed after their packet"
+    );
 }
 
 #[test]
@@ -180,16 +288,35 @@ fn s6_2_deferred_expiry_and_sticky_60s() {
         add_dest(k, "10.0.0.2:53", 1),
     ]);
     let c1 = "198.51.100.7:5000";
-    expect(d.process(t(0.0), &udp(c1, "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &udp(c1, "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Scheduler),
+    );
     // t=10: template timer fires with n_control=1 → deferred to 70, timeout now 60 s.
     // A new connection (other source port) at t=65 still finds it and refreshes to 65+60=125.
-    expect(d.process(t(65.0), &udp("198.51.100.7:5001", "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Template));
+    expect(
+        d.process(t(65.0), &udp("198.51.100.7:5001", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Template),
+    );
     let tpl = d.entries().into_iter().find(|e| e.template).unwrap();
-    assert_eq!(tpl.expires_in, Some(std::time::Duration::from_secs(60)), "sticky 60 s after a deferral");
+    assert_eq!(
+        tpl.expires_in,
+        Some(std::time::Duration::from_secs(60)),
+        "sticky 60 s after a deferral"
+    );
     // Both connections end at 300 / 365 s; the template is re-checked every 60 s: at 125,
     // 185, 245, 305, 365 (n_control still 1 at 365? the 2nd conn expires at 365 exactly,
     // armed before the template's re-check → fires first), so the template goes at 365.
-    expect(d.process(t(364.9), &udp("198.51.100.7:5002", "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Template));
+    expect(
+        d.process(t(364.9), &udp("198.51.100.7:5002", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Template),
+    );
 }
 
 #[test]
@@ -200,10 +327,20 @@ fn s6_2_template_freed_after_last_connection_and_recheck() {
         add_dest(k, "10.0.0.1:53", 1),
         add_dest(k, "10.0.0.2:53", 1),
     ]);
-    expect(d.process(t(0.0), &udp("198.51.100.7:5000", "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &udp("198.51.100.7:5000", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Scheduler),
+    );
     // Template deferred at 10, 70, 130, 190, 250; the connection expires at 300; the re-check
     // at 310 frees the template. At 305 it still exists.
-    expect(d.process(t(305.0), &udp("198.51.100.7:6000", "192.0.2.10:53")), Forward, Some("10.0.0.2:53"), Some(Template));
+    expect(
+        d.process(t(305.0), &udp("198.51.100.7:6000", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Template),
+    );
     // That refresh gave 305 + 60 (sticky) and a new controlled connection (until 605).
     let mut d2 = director(&[
         svc(k, "rr", Some(10), None),
@@ -211,21 +348,49 @@ fn s6_2_template_freed_after_last_connection_and_recheck() {
         add_dest(k, "10.0.0.2:53", 1),
     ]);
     d2.process(t(0.0), &udp("198.51.100.7:5000", "192.0.2.10:53"));
-    expect(d2.process(t(310.0), &udp("198.51.100.7:6000", "192.0.2.10:53")), Forward, Some("10.0.0.1:53"), Some(Scheduler));
+    expect(
+        d2.process(t(310.0), &udp("198.51.100.7:6000", "192.0.2.10:53")),
+        Forward,
+        Some("10.0.0.1:53"),
+        Some(Scheduler),
+    );
 }
 
 #[test]
 fn s2_step6_deleted_real_server_drops_existing_connection() {
     let (mut d, k) = persistent_24();
     let c = "198.51.100.7:1000";
-    expect(d.process(t(0.0), &syn(c, VIP)), Forward, Some("10.0.0.2:80"), Some(Scheduler));
-    d.apply(t(1.0), &IpvsCmd::DelDest { svc: k, addr: ip("10.0.0.2"), port: 80 }).unwrap();
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
+    d.apply(
+        t(1.0),
+        &IpvsCmd::DelDest {
+            svc: k,
+            addr: ip("10.0.0.2"),
+            port: 80,
+        },
+    )
+    .unwrap();
     expect(d.process(t(2.0), &ack(c, VIP)), Drop, None, Some(Conn));
     // §5.3: the template is invalid now; a new client of that /24 is scheduled to A.
-    expect(d.process(t(3.0), &syn("198.51.100.9:1000", VIP)), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(3.0), &syn("198.51.100.9:1000", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
     // Re-adding the real server revives it from the trash: the old connection works again.
     d.apply(t(4.0), &add_dest(k, "10.0.0.2:80", 1)).unwrap();
-    expect(d.process(t(5.0), &ack(c, VIP)), Forward, Some("10.0.0.2:80"), Some(Conn));
+    expect(
+        d.process(t(5.0), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Conn),
+    );
 }
 
 #[test]
@@ -234,34 +399,68 @@ fn s2_step6_expire_nodest_conn_expires_instead_of_dropping() {
     d.sysctl_mut().set("expire_nodest_conn", "1").unwrap();
     let c = "198.51.100.7:1000";
     d.process(t(0.0), &syn(c, VIP));
-    d.apply(t(1.0), &IpvsCmd::DelDest { svc: k, addr: ip("10.0.0.2"), port: 80 }).unwrap();
+    d.apply(
+        t(1.0),
+        &IpvsCmd::DelDest {
+            svc: k,
+            addr: ip("10.0.0.2"),
+            port: 80,
+        },
+    )
+    .unwrap();
     // The flush removed the entry and the template: an ACK goes to the host, a SYN is scheduled.
     assert_eq!(d.conn_count(), 0);
     assert_eq!(d.template_count(), 0);
     expect(d.process(t(2.0), &ack(c, VIP)), Local, None, None);
-    expect(d.process(t(3.0), &syn(c, VIP)), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(3.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
 }
 
 #[test]
 fn s5_3_weight_zero_keeps_persistent_clients_unless_expire_quiescent_template() {
     let (mut d, k) = persistent_24();
     d.process(t(0.0), &syn("198.51.100.7:1000", VIP));
-    let quiesce = IpvsCmd::EditDest { svc: k, dest: dest_conf("10.0.0.2:80", 0, FwdMethod::Route) };
+    let quiesce = IpvsCmd::EditDest {
+        svc: k,
+        dest: dest_conf("10.0.0.2:80", 0, FwdMethod::Route),
+    };
     d.apply(t(1.0), &quiesce).unwrap();
-    expect(d.process(t(2.0), &syn("198.51.100.8:1000", VIP)), Forward, Some("10.0.0.2:80"), Some(Template));
-    d.sysctl_mut().set("expire_quiescent_template", "1").unwrap();
-    expect(d.process(t(3.0), &syn("198.51.100.9:1000", VIP)), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(2.0), &syn("198.51.100.8:1000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Template),
+    );
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    expect(
+        d.process(t(3.0), &syn("198.51.100.9:1000", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
 }
 
 #[test]
 fn s3_fwmark_beats_exact_service_and_extra_bits_fall_through() {
     let k = tcp_key(VIP);
-    let f = ServiceKey::Fwmark { af: Af::Inet, mark: 1 };
+    let f = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 1,
+    };
     let mut d = director(&[
         svc(k, "rr", None, None),
         add_dest(k, "10.0.0.1:80", 1),
         svc(f, "rr", None, None),
-        IpvsCmd::AddDest { svc: f, dest: dest_conf("10.0.0.9:0", 1, FwdMethod::Masq) },
+        IpvsCmd::AddDest {
+            svc: f,
+            dest: dest_conf("10.0.0.9:0", 1, FwdMethod::Masq),
+        },
     ]);
     let mut p = syn("198.51.100.7:1000", VIP);
     p.mark = Some(1);
@@ -271,46 +470,98 @@ fn s3_fwmark_beats_exact_service_and_extra_bits_fall_through() {
     assert_eq!(r.mark, 1);
     let mut p = syn("198.51.100.7:1001", VIP);
     p.mark = Some(0x4001);
-    expect(d.process(t(0.0), &p), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &p),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
 }
 
 #[test]
 fn s5_2_persistent_fwmark_groups_protocols_and_keeps_original_port() {
-    let f = ServiceKey::Fwmark { af: Af::Inet, mark: 7 };
+    let f = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 7,
+    };
     let mut c = ServiceConf::new(f);
     c.scheduler = "rr".into();
     c.persistence = Some(300);
     let mut d = director(&[
         IpvsCmd::AddService(c),
-        IpvsCmd::AddDest { svc: f, dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq) },
-        IpvsCmd::AddDest { svc: f, dest: dest_conf("10.0.0.2:8080", 1, FwdMethod::Masq) },
+        IpvsCmd::AddDest {
+            svc: f,
+            dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+        },
+        IpvsCmd::AddDest {
+            svc: f,
+            dest: dest_conf("10.0.0.2:8080", 1, FwdMethod::Masq),
+        },
     ]);
     let mut p = syn("198.51.100.7:1000", "192.0.2.10:80");
     p.mark = Some(7);
-    expect(d.process(t(0.0), &p), Forward, Some("10.0.0.2:80"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &p),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
     let mut p = udp("198.51.100.7:1000", "192.0.2.11:443");
     p.mark = Some(7);
-    expect(d.process(t(1.0), &p), Forward, Some("10.0.0.2:443"), Some(Template));
+    expect(
+        d.process(t(1.0), &p),
+        Forward,
+        Some("10.0.0.2:443"),
+        Some(Template),
+    );
 }
 
 #[test]
 fn s2_step5_time_wait_entry_is_rescheduled_on_syn() {
     // Non-persistent rr: the second SYN on a TIME_WAIT entry creates a new connection.
     let k = tcp_key(VIP);
-    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1), add_dest(k, "10.0.0.2:80", 1)]);
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        add_dest(k, "10.0.0.1:80", 1),
+        add_dest(k, "10.0.0.2:80", 1),
+    ]);
     let c = "198.51.100.7:1000";
-    expect(d.process(t(0.0), &syn(c, VIP)), Forward, Some("10.0.0.2:80"), Some(Scheduler));
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
     // DR (INPUT_ONLY table): ACK → ES, FIN → FIN_WAIT, ACK stays FW... use RST → CLOSE.
     d.process(t(1.0), &ack(c, VIP));
     let rst = Packet::tcp(sa(c), sa(VIP), TcpFlags::from_letters("R").unwrap());
-    expect(d.process(t(2.0), &rst), Forward, Some("10.0.0.2:80"), Some(Conn));
-    expect(d.process(t(3.0), &syn(c, VIP)), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(2.0), &rst),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Conn),
+    );
+    expect(
+        d.process(t(3.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
     // conn_reuse_mode=0: the CLOSE entry would be reused.
-    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1), add_dest(k, "10.0.0.2:80", 1)]);
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        add_dest(k, "10.0.0.1:80", 1),
+        add_dest(k, "10.0.0.2:80", 1),
+    ]);
     d.sysctl_mut().set("conn_reuse_mode", "0").unwrap();
     d.process(t(0.0), &syn(c, VIP));
     d.process(t(1.0), &rst);
-    expect(d.process(t(2.0), &syn(c, VIP)), Forward, Some("10.0.0.2:80"), Some(Conn));
+    expect(
+        d.process(t(2.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Conn),
+    );
 }
 
 #[test]
@@ -319,8 +570,18 @@ fn s7_3_connection_expires_after_state_timeout() {
     let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
     let c = "198.51.100.7:1000";
     d.process(t(0.0), &syn(c, VIP)); // SYN_RECV: 60 s
-    expect(d.process(t(59.999), &ack(c, VIP)), Forward, Some("10.0.0.1:80"), Some(Conn)); // → ES 900 s
-    expect(d.process(t(959.998), &ack(c, VIP)), Forward, Some("10.0.0.1:80"), Some(Conn));
+    expect(
+        d.process(t(59.999), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    ); // → ES 900 s
+    expect(
+        d.process(t(959.998), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
     expect(d.process(t(1859.998), &ack(c, VIP)), Local, None, None);
 }
 
@@ -331,27 +592,70 @@ fn s7_4_counters_and_overload_threshold() {
     dc.u_threshold = 2;
     let mut d = director(&[
         svc(k, "wlc", None, None),
-        IpvsCmd::AddDest { svc: k, dest: dest_conf("10.0.0.2:80", 1, FwdMethod::Route) },
+        IpvsCmd::AddDest {
+            svc: k,
+            dest: dest_conf("10.0.0.2:80", 1, FwdMethod::Route),
+        },
         IpvsCmd::AddDest { svc: k, dest: dc },
     ]);
     // List: .1 (newest), .2. wlc picks the first of equals: .1, then .2, then .1 again
     // (reaching u_threshold=2 sets OVERLOAD), then .2 twice because .1 is overloaded.
-    let picks: Vec<_> =
-        (0..5).map(|i| d.process(t(0.0), &syn(&format!("198.51.100.7:{}", 1000 + i), VIP)).dest.unwrap()).collect();
-    assert_eq!(picks, vec![sa("10.0.0.1:80"), sa("10.0.0.2:80"), sa("10.0.0.1:80"), sa("10.0.0.2:80"), sa("10.0.0.2:80")]);
-    assert_eq!(d.dest_counters(&k, sa("10.0.0.1:80")), Some((2, 0, 0, true)));
-    assert_eq!(d.dest_counters(&k, sa("10.0.0.2:80")), Some((3, 0, 0, false)));
+    let picks: Vec<_> = (0..5)
+        .map(|i| {
+            d.process(t(0.0), &syn(&format!("198.51.100.7:{}", 1000 + i), VIP))
+                .dest
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        picks,
+        vec![
+            sa("10.0.0.1:80"),
+            sa("10.0.0.2:80"),
+            sa("10.0.0.1:80"),
+            sa("10.0.0.2:80"),
+            sa("10.0.0.2:80")
+        ]
+    );
+    assert_eq!(
+        d.dest_counters(&k, sa("10.0.0.1:80")),
+        Some((2, 0, 0, true))
+    );
+    assert_eq!(
+        d.dest_counters(&k, sa("10.0.0.2:80")),
+        Some((3, 0, 0, false))
+    );
 }
 
 #[test]
 fn s2_nat_reply_is_matched_by_out_lookup() {
     let k = tcp_key(VIP);
-    let mut d = director(&[svc(k, "rr", None, None), IpvsCmd::AddDest { svc: k, dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq) }]);
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        IpvsCmd::AddDest {
+            svc: k,
+            dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+        },
+    ]);
     let c = "198.51.100.7:1000";
-    expect(d.process(t(0.0), &syn(c, VIP)), Forward, Some("10.0.0.1:8080"), Some(Scheduler));
-    let mut reply = Packet::tcp(sa("10.0.0.1:8080"), sa(c), TcpFlags::from_letters("SA").unwrap());
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:8080"),
+        Some(Scheduler),
+    );
+    let mut reply = Packet::tcp(
+        sa("10.0.0.1:8080"),
+        sa(c),
+        TcpFlags::from_letters("SA").unwrap(),
+    );
     reply.dir = Dir::Out;
-    expect(d.process(t(0.1), &reply), Forward, Some("10.0.0.1:8080"), Some(Conn));
+    expect(
+        d.process(t(0.1), &reply),
+        Forward,
+        Some("10.0.0.1:8080"),
+        Some(Conn),
+    );
     let mut stray = reply;
     stray.src = sa("10.0.0.1:9999");
     expect(d.process(t(0.2), &stray), Local, None, None);
@@ -360,33 +664,77 @@ fn s2_nat_reply_is_matched_by_out_lookup() {
 #[test]
 fn s3_ftp_data_fallback_shares_the_control_template() {
     let k = tcp_key("192.0.2.10:21");
-    let mut d = director(&[svc(k, "rr", Some(300), None), add_dest(k, "10.0.0.1:21", 1), add_dest(k, "10.0.0.2:21", 1)]);
-    expect(d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:21")), Forward, Some("10.0.0.2:21"), Some(Scheduler));
+    let mut d = director(&[
+        svc(k, "rr", Some(300), None),
+        add_dest(k, "10.0.0.1:21", 1),
+        add_dest(k, "10.0.0.2:21", 1),
+    ]);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:21")),
+        Forward,
+        Some("10.0.0.2:21"),
+        Some(Scheduler),
+    );
     // Passive data connection to an unprivileged port: found through the port-21 service.
-    expect(d.process(t(1.0), &syn("198.51.100.7:1001", "192.0.2.10:40000")), Forward, Some("10.0.0.2:40000"), Some(Template));
+    expect(
+        d.process(t(1.0), &syn("198.51.100.7:1001", "192.0.2.10:40000")),
+        Forward,
+        Some("10.0.0.2:40000"),
+        Some(Template),
+    );
     // A privileged port other than 20 is not an FTP data port: no service.
-    expect(d.process(t(1.0), &syn("198.51.100.7:1002", "192.0.2.10:443")), Local, None, None);
+    expect(
+        d.process(t(1.0), &syn("198.51.100.7:1002", "192.0.2.10:443")),
+        Local,
+        None,
+        None,
+    );
 }
 
 #[test]
 fn s12_control_plane_errors() {
     let (mut d, k) = persistent_24();
-    assert!(matches!(d.apply(t(0.0), &svc(k, "rr", None, None)), Err(ModelError::ServiceExists(_))));
-    assert!(matches!(d.apply(t(0.0), &add_dest(k, "10.0.0.1:80", 1)), Err(ModelError::DestExists(_))));
-    let other = tcp_key("192.0.2.99:80");
-    assert!(matches!(d.apply(t(0.0), &add_dest(other, "10.0.0.1:80", 1)), Err(ModelError::NoSuchService(_))));
     assert!(matches!(
-        d.apply(t(0.0), &IpvsCmd::DelDest { svc: k, addr: ip("10.0.0.3"), port: 80 }),
+        d.apply(t(0.0), &svc(k, "rr", None, None)),
+        Err(ModelError::ServiceExists(_))
+    ));
+    assert!(matches!(
+        d.apply(t(0.0), &add_dest(k, "10.0.0.1:80", 1)),
+        Err(ModelError::DestExists(_))
+    ));
+    let other = tcp_key("192.0.2.99:80");
+    assert!(matches!(
+        d.apply(t(0.0), &add_dest(other, "10.0.0.1:80", 1)),
+        Err(ModelError::NoSuchService(_))
+    ));
+    assert!(matches!(
+        d.apply(
+            t(0.0),
+            &IpvsCmd::DelDest {
+                svc: k,
+                addr: ip("10.0.0.3"),
+                port: 80
+            }
+        ),
         Err(ModelError::NoSuchDest(_))
     ));
     let mut bad = dest_conf("10.0.0.5:80", 1, FwdMethod::Route);
     bad.u_threshold = 1;
     bad.l_threshold = 2;
-    assert!(matches!(d.apply(t(0.0), &IpvsCmd::AddDest { svc: k, dest: bad }), Err(ModelError::Range(_))));
-    assert!(matches!(d.apply(t(0.0), &svc(other, "twos", None, None)), Err(ModelError::SchedulerNotFound(_))));
+    assert!(matches!(
+        d.apply(t(0.0), &IpvsCmd::AddDest { svc: k, dest: bad }),
+        Err(ModelError::Range(_))
+    ));
+    assert!(matches!(
+        d.apply(t(0.0), &svc(other, "twos", None, None)),
+        Err(ModelError::SchedulerNotFound(_))
+    ));
     // Atomic batches: a failing command leaves nothing behind.
     let before = d.config();
-    let err = d.apply_all(t(0.0), &[svc(other, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
+    let err = d.apply_all(
+        t(0.0),
+        &[svc(other, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)],
+    );
     assert_eq!(err.unwrap_err().0, 1);
     assert_eq!(d.config(), before);
 }
@@ -395,11 +743,16 @@ fn s12_control_plane_errors() {
 fn s6_4_edit_with_same_scheduler_keeps_state_and_templates() {
     let (mut d, k) = persistent_24();
     d.process(t(0.0), &syn("198.51.100.7:1000", VIP)); // B, template
-    // -E with a new timeout and netmask: existing template keys use the old mask and stay.
+                                                       // -E with a new timeout and netmask: existing template keys use the old mask and stay.
     let mut c = ServiceConf::new(k);
     c.scheduler = "rr".into();
     c.persistence = Some(600);
     d.apply(t(1.0), &IpvsCmd::EditService(c)).unwrap();
     // New key is /32: the /24 template is not found; rr continues from B → A.
-    expect(d.process(t(2.0), &syn("198.51.100.8:1000", VIP)), Forward, Some("10.0.0.1:80"), Some(Scheduler));
+    expect(
+        d.process(t(2.0), &syn("198.51.100.8:1000", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
 }

@@ -83,7 +83,7 @@ impl Time {
     /// From seconds as written in a trace. Rounded to the nearest nanosecond so that `0.1`
     /// means exactly 100 ms. Negative, NaN or absurdly large values are rejected.
     pub fn from_secs_f64(s: f64) -> Option<Time> {
-        if !s.is_finite() || s < 0.0 || s > 1.0e9 {
+        if !s.is_finite() || !(0.0..=1.0e9).contains(&s) {
             return None;
         }
         Some(Time((s * 1e9).round() as u64))
@@ -100,8 +100,11 @@ impl Time {
     pub fn as_millis(self) -> u64 {
         self.0 / 1_000_000
     }
-    pub fn add(self, d: Duration) -> Time {
-        Time(self.0.saturating_add(d.as_nanos().min(u64::MAX as u128) as u64))
+    pub fn plus(self, d: Duration) -> Time {
+        Time(
+            self.0
+                .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64),
+        )
     }
     /// Time left until `deadline` (zero if passed).
     pub fn until(self, deadline: Time) -> Duration {
@@ -119,7 +122,11 @@ impl fmt::Display for Time {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceKey {
     /// `-t/-u/--sctp-service addr:port`.
-    Addr { proto: Proto, addr: IpAddr, port: u16 },
+    Addr {
+        proto: Proto,
+        addr: IpAddr,
+        port: u16,
+    },
     /// `-f MARK [-6]`. The mark is 1..=u32::MAX.
     Fwmark { af: Af, mark: u32 },
 }
@@ -159,7 +166,10 @@ impl fmt::Display for ServiceKey {
                 write!(f, "{opt} {}", SocketAddr::new(*addr, *port))
             }
             ServiceKey::Fwmark { af: Af::Inet, mark } => write!(f, "-f {mark}"),
-            ServiceKey::Fwmark { af: Af::Inet6, mark } => write!(f, "-f {mark} -6"),
+            ServiceKey::Fwmark {
+                af: Af::Inet6,
+                mark,
+            } => write!(f, "-f {mark} -6"),
         }
     }
 }
@@ -183,7 +193,9 @@ impl Netmask {
     /// happen for a validated service; the address is then returned unchanged.
     pub fn apply(&self, addr: IpAddr) -> IpAddr {
         match (self, addr) {
-            (Netmask::V4(m), IpAddr::V4(a)) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & u32::from(*m))),
+            (Netmask::V4(m), IpAddr::V4(a)) => {
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & u32::from(*m)))
+            }
             (Netmask::V6(plen), IpAddr::V6(a)) => {
                 let p = (*plen).min(128) as u32;
                 let mask: u128 = if p == 0 { 0 } else { u128::MAX << (128 - p) };
@@ -213,7 +225,9 @@ pub mod svc_flags {
 }
 
 /// Scheduler names the model implements (ipvsadm `-s`).
-pub const SCHEDULERS: &[&str] = &["rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "sh", "dh", "mh"];
+pub const SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "sh", "dh", "mh",
+];
 
 /// A virtual service as configured (`ipvsadm -A/-E`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -326,11 +340,25 @@ pub enum IpvsCmd {
     DelService(ServiceKey),
     /// `-C`: delete every service.
     Clear,
-    AddDest { svc: ServiceKey, dest: DestConf },
-    EditDest { svc: ServiceKey, dest: DestConf },
-    DelDest { svc: ServiceKey, addr: IpAddr, port: u16 },
+    AddDest {
+        svc: ServiceKey,
+        dest: DestConf,
+    },
+    EditDest {
+        svc: ServiceKey,
+        dest: DestConf,
+    },
+    DelDest {
+        svc: ServiceKey,
+        addr: IpAddr,
+        port: u16,
+    },
     /// `--set tcp tcpfin udp` in seconds; 0 keeps the current value.
-    SetTimeouts { tcp: u32, tcpfin: u32, udp: u32 },
+    SetTimeouts {
+        tcp: u32,
+        tcpfin: u32,
+        udp: u32,
+    },
     /// `-Z [service]`: zero counters. Has no effect on decisions.
     Zero(Option<ServiceKey>),
 }
@@ -355,8 +383,18 @@ pub struct TcpFlags {
 }
 
 impl TcpFlags {
-    pub const ACK: TcpFlags = TcpFlags { syn: false, ack: true, fin: false, rst: false };
-    pub const SYN: TcpFlags = TcpFlags { syn: true, ack: false, fin: false, rst: false };
+    pub const ACK: TcpFlags = TcpFlags {
+        syn: false,
+        ack: true,
+        fin: false,
+        rst: false,
+    };
+    pub const SYN: TcpFlags = TcpFlags {
+        syn: true,
+        ack: false,
+        fin: false,
+        rst: false,
+    };
 
     /// Parse trace letters `S`, `A`, `F`, `R` (any order, each at most once, case-insensitive).
     pub fn from_letters(s: &str) -> Result<TcpFlags, String> {
@@ -367,7 +405,11 @@ impl TcpFlags {
                 'A' => &mut f.ack,
                 'F' => &mut f.fin,
                 'R' => &mut f.rst,
-                other => return Err(format!("unknown TCP flag letter {other:?} (expected S, A, F, R)")),
+                other => {
+                    return Err(format!(
+                        "unknown TCP flag letter {other:?} (expected S, A, F, R)"
+                    ))
+                }
             };
             if *slot {
                 return Err(format!("TCP flag letter {c:?} given twice"));
@@ -378,7 +420,12 @@ impl TcpFlags {
     }
     pub fn letters(&self) -> String {
         let mut s = String::new();
-        for (on, c) in [(self.syn, 'S'), (self.ack, 'A'), (self.fin, 'F'), (self.rst, 'R')] {
+        for (on, c) in [
+            (self.syn, 'S'),
+            (self.ack, 'A'),
+            (self.fin, 'F'),
+            (self.rst, 'R'),
+        ] {
             if on {
                 s.push(c);
             }
@@ -464,13 +511,37 @@ pub struct Packet {
 impl Packet {
     /// A TCP packet with the given flags, not pre-marked, client → VIP.
     pub fn tcp(src: SocketAddr, dst: SocketAddr, flags: TcpFlags) -> Packet {
-        Packet { proto: Proto::Tcp, src, dst, dir: Dir::In, tcp: flags, sctp: SctpChunk::Data, mark: None }
+        Packet {
+            proto: Proto::Tcp,
+            src,
+            dst,
+            dir: Dir::In,
+            tcp: flags,
+            sctp: SctpChunk::Data,
+            mark: None,
+        }
     }
     pub fn udp(src: SocketAddr, dst: SocketAddr) -> Packet {
-        Packet { proto: Proto::Udp, src, dst, dir: Dir::In, tcp: TcpFlags::default(), sctp: SctpChunk::Data, mark: None }
+        Packet {
+            proto: Proto::Udp,
+            src,
+            dst,
+            dir: Dir::In,
+            tcp: TcpFlags::default(),
+            sctp: SctpChunk::Data,
+            mark: None,
+        }
     }
     pub fn sctp(src: SocketAddr, dst: SocketAddr, chunk: SctpChunk) -> Packet {
-        Packet { proto: Proto::Sctp, src, dst, dir: Dir::In, tcp: TcpFlags::default(), sctp: chunk, mark: None }
+        Packet {
+            proto: Proto::Sctp,
+            src,
+            dst,
+            dir: Dir::In,
+            tcp: TcpFlags::default(),
+            sctp: chunk,
+            mark: None,
+        }
     }
     pub fn af(&self) -> Af {
         Af::of(&self.src.ip())
