@@ -3,7 +3,10 @@
 
 pub mod ipvsadm;
 pub mod iptables;
+mod libc;
 pub mod save;
+#[cfg(test)]
+mod tests_ipvsadm;
 
 use std::fmt;
 
