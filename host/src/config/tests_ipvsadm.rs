@@ -1196,3 +1196,27 @@ proptest! {
         prop_assert_eq!(canonical(apply(cmds)), canonical(config), "text:\n{}", text);
     }
 }
+
+/// §12.3: with a cycle in libipvs' comparator (A<B, B<C, but C<A as ints), the printed order
+/// depends on the input (kernel) order exactly as glibc's merge sort makes it. Hand-traced:
+/// [A,B,C] -> A,B,C; [C,B,A] -> right half [B,A] becomes [A,B], then C<A puts C first.
+#[test]
+fn s12_3_save_sort_is_glibc_msort() {
+    let a = (svc(tcp("0.0.0.0", 80), "rr"), vec![]);
+    let b = (svc(tcp("96.0.0.0", 80), "rr"), vec![]);
+    let c = (svc(tcp("192.0.0.0", 80), "rr"), vec![]);
+    let order = |cfg: &[(ServiceConf, Vec<DestConf>)]| -> Vec<String> {
+        save(cfg)
+            .lines()
+            .map(|l| l.split(' ').nth(2).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        order(&[a.clone(), b.clone(), c.clone()]),
+        ["0.0.0.0:80", "96.0.0.0:80", "192.0.0.0:80"]
+    );
+    assert_eq!(
+        order(&[c, b, a]),
+        ["192.0.0.0:80", "0.0.0.0:80", "96.0.0.0:80"]
+    );
+}
