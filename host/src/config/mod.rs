@@ -3,7 +3,10 @@
 
 pub mod iptables;
 pub mod ipvsadm;
+mod libc;
 pub mod save;
+#[cfg(test)]
+mod tests_ipvsadm;
 
 use std::fmt;
 
