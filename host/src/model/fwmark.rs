@@ -880,3 +880,362 @@ pub fn check_chain_name(name: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::iptables::parse_command;
+    use crate::model::types::{Packet, TcpFlags};
+    use proptest::prelude::*;
+    use std::net::SocketAddr;
+
+    fn tcp(src: &str, dst: &str) -> Packet {
+        Packet::tcp(
+            src.parse::<SocketAddr>().unwrap(),
+            dst.parse::<SocketAddr>().unwrap(),
+            TcpFlags::SYN,
+        )
+    }
+    fn udp(src: &str, dst: &str) -> Packet {
+        Packet::udp(
+            src.parse::<SocketAddr>().unwrap(),
+            dst.parse::<SocketAddr>().unwrap(),
+        )
+    }
+    /// Build a rule list from `iptables -t mangle ...` lines of family `af`.
+    fn rules(af: Af, lines: &[&str]) -> MarkRules {
+        let mut r = MarkRules::new();
+        for l in lines {
+            r.apply(parse_command(&format!("-t mangle {l}"), af).unwrap())
+                .unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn empty_rules_leave_mark_zero_and_premarked_packets_keep_theirs() {
+        let r = MarkRules::new();
+        let p = tcp("198.51.100.1:1234", "192.0.2.10:80");
+        assert_eq!(r.mark(&p), 0);
+        let r = rules(Af::Inet, &["-A PREROUTING -j MARK --set-mark 7"]);
+        assert_eq!(r.mark(&p), 7);
+        // types.rs: `Some(m)` = pre-marked, rules not consulted.
+        assert_eq!(r.mark(&Packet { mark: Some(3), ..p }), 3);
+        assert_eq!(MarkRules::default(), MarkRules::new());
+    }
+
+    /// xt_MARK is non-terminating (XT_CONTINUE): both matching rules apply, in order.
+    #[test]
+    fn mark_target_is_non_terminating_and_rules_compose_in_order() {
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING -p tcp -j MARK --set-mark 0x1",
+                "-A PREROUTING -p tcp --dport 443 -j MARK --or-mark 0x100",
+            ],
+        );
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:443")), 0x101);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 0x1);
+        assert_eq!(r.mark(&udp("198.51.100.1:1000", "192.0.2.10:443")), 0);
+        // Order matters: a later set-mark overwrites an earlier one.
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING -j MARK --set-mark 5",
+                "-A PREROUTING -j MARK --set-mark 9",
+            ],
+        );
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:443")), 9);
+        // PREROUTING runs before INPUT (both before IPVS at LOCAL_IN, §2).
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A INPUT -j MARK --xor-mark 0x3",
+                "-A PREROUTING -j MARK --set-mark 0x1",
+            ],
+        );
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:443")), 0x2);
+    }
+
+    /// The MARK flavours against their iptables(8)/iptables-extensions(8) definitions, written
+    /// independently of the xmark encoding: set-mark v/m "zeroes the bits in m and ORs v",
+    /// and/or/xor are the plain bit operations, set-xmark v/m "zeroes m and XORs v".
+    #[test]
+    fn mark_flavours_match_iptables_extensions_definitions() {
+        let start = 0xdead_beef_u32;
+        let p = tcp("198.51.100.1:1000", "192.0.2.10:80");
+        let cases: &[(&str, u32)] = &[
+            ("--set-mark 0x1", 0x1),
+            ("--set-mark 0x10/0xf0", (start & !0xf0) | 0x10),
+            ("--set-xmark 0x11/0xf0", (start & !0xf0) ^ 0x11),
+            ("--and-mark 0xffff", start & 0xffff),
+            ("--or-mark 0x1", start | 1),
+            ("--xor-mark 0xff", start ^ 0xff),
+            ("--set-mark 0", 0),
+        ];
+        for (opt, want) in cases {
+            let r = rules(
+                Af::Inet,
+                &[
+                    &format!("-A PREROUTING -j MARK --set-mark {start:#x}"),
+                    &format!("-A PREROUTING -j MARK {opt}"),
+                ],
+            );
+            assert_eq!(r.mark(&p), *want, "{opt}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn xmark_encodings_equal_bit_operations(x: u32, v: u32, m: u32) {
+            let ap = |t: Target| match t { Target::Mark { value, mask } => (x & !mask) ^ value, _ => unreachable!() };
+            prop_assert_eq!(ap(Target::set_mark(v, m)), (x & !m) | v);
+            prop_assert_eq!(ap(Target::set_mark(v, u32::MAX)), v);
+            prop_assert_eq!(ap(Target::and_mark(v)), x & v);
+            prop_assert_eq!(ap(Target::or_mark(v)), x | v);
+            prop_assert_eq!(ap(Target::xor_mark(v)), x ^ v);
+        }
+    }
+
+    /// xt_mark.c mark_mt() reads skb->mark as it is *now*: marks set by earlier rules count.
+    #[test]
+    fn mark_match_sees_mark_set_by_earlier_rule() {
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING -p tcp --dport 80 -j MARK --set-mark 0x1",
+                "-A PREROUTING -m mark --mark 0x1 -j MARK --or-mark 0x20",
+                "-A PREROUTING -m mark ! --mark 0x0/0xff -j MARK --or-mark 0x4000",
+            ],
+        );
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 0x4021);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:81")), 0);
+    }
+
+    #[test]
+    fn accept_stops_the_chain_but_keeps_the_mark_and_input_still_runs() {
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING -d 192.0.2.10 -j MARK --set-mark 1",
+                "-A PREROUTING -d 192.0.2.10 -j ACCEPT",
+                "-A PREROUTING -j MARK --set-mark 2",
+                "-A INPUT -j MARK --or-mark 0x10",
+            ],
+        );
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 0x11);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.11:80")), 0x12);
+    }
+
+    #[test]
+    fn user_chains_jump_return_and_accept() {
+        let mut r = MarkRules::new();
+        r.new_chain(Af::Inet, "LVS").unwrap();
+        for l in [
+            "-A LVS -p udp -j RETURN",
+            "-A LVS -j MARK --set-mark 0x5",
+            "-A LVS --dst 192.0.2.99 -j ACCEPT",
+            "-A LVS -j MARK --or-mark 0x100",
+            "-A PREROUTING -j LVS",
+            "-A PREROUTING -j MARK --or-mark 0x1000",
+        ] {
+            r.apply(parse_command(&format!("-t mangle {l}"), Af::Inet).unwrap())
+                .unwrap();
+        }
+        assert_eq!(r.mark(&udp("198.51.100.1:1000", "192.0.2.10:53")), 0x1000); // RETURN → caller continues
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 0x1105);
+        // ACCEPT inside a user chain ends PREROUTING as a whole.
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.99:80")), 0x5);
+        // A jump to an undeclared chain is an error, and changes nothing.
+        let before = r.clone();
+        assert!(r
+            .apply(parse_command("-t mangle -A PREROUTING -j NOPE", Af::Inet).unwrap())
+            .is_err());
+        assert_eq!(r, before);
+        // A loop is rejected.
+        r.new_chain(Af::Inet, "B").unwrap();
+        r.apply(parse_command("-t mangle -A LVS -j B", Af::Inet).unwrap())
+            .unwrap();
+        let e = r
+            .apply(parse_command("-t mangle -A B -j LVS", Af::Inet).unwrap())
+            .unwrap_err();
+        assert!(e.contains("loop"), "{e}");
+    }
+
+    /// §8: an iptables rule sees only IPv4 packets, an ip6tables rule only IPv6 packets.
+    #[test]
+    fn families_are_separate() {
+        let mut r = rules(Af::Inet, &["-A PREROUTING -p tcp -j MARK --set-mark 1"]);
+        r.extend(rules(
+            Af::Inet6,
+            &["-A PREROUTING -p tcp -j MARK --set-mark 2"],
+        ));
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 1);
+        assert_eq!(r.mark(&tcp("[2001:db8::1]:1000", "[2001:db8::10]:80")), 2);
+        // -F with the IPv6 family flushes only the IPv6 table.
+        r.apply(MarkCmd::Flush {
+            chain: None,
+            af: Af::Inet6,
+        })
+        .unwrap();
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 1);
+        assert_eq!(r.mark(&tcp("[2001:db8::1]:1000", "[2001:db8::10]:80")), 0);
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn chains_not_on_the_local_in_path_do_not_mark() {
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A FORWARD -j MARK --set-mark 1",
+                "-A OUTPUT -j MARK --set-mark 2",
+                "-A POSTROUTING -j MARK --set-mark 3",
+            ],
+        );
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 0);
+    }
+
+    #[test]
+    fn negations_and_prefixes() {
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING ! -s 10.0.0.0/8 -j MARK --or-mark 0x1",
+                "-A PREROUTING -s ! 198.51.100.0/24 -j MARK --or-mark 0x2",
+                "-A PREROUTING ! -p tcp -j MARK --or-mark 0x4",
+                "-A PREROUTING -p tcp ! --dport 80 -j MARK --or-mark 0x8",
+                "-A PREROUTING -d 192.0.2.0/255.255.255.0 -j MARK --or-mark 0x10",
+            ],
+        );
+        assert_eq!(r.mark(&tcp("10.1.2.3:1000", "192.0.2.10:80")), 0x2 | 0x10);
+        assert_eq!(
+            r.mark(&tcp("198.51.100.7:1000", "192.0.2.10:80")),
+            0x1 | 0x10
+        );
+        assert_eq!(
+            r.mark(&udp("198.51.100.7:1000", "203.0.113.1:80")),
+            0x1 | 0x4
+        );
+        assert_eq!(
+            r.mark(&tcp("198.51.100.7:1000", "203.0.113.1:22")),
+            0x1 | 0x8
+        );
+    }
+
+    #[test]
+    fn port_ranges_and_multiport() {
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING -p tcp -m tcp --dport 1000:2000 -j MARK --or-mark 0x1",
+                "-A PREROUTING -p udp --sport :1023 -j MARK --or-mark 0x2",
+                "-A PREROUTING -p tcp --sport 60000: -j MARK --or-mark 0x4",
+                "-A PREROUTING -p tcp -m multiport --dports 80,443,8000:8080 -j MARK --or-mark 0x8",
+                "-A PREROUTING -p sctp -m multiport ! --ports 5000 -j MARK --or-mark 0x10",
+            ],
+        );
+        assert_eq!(
+            r.mark(&tcp("198.51.100.1:60000", "192.0.2.10:1000")),
+            0x1 | 0x4
+        );
+        assert_eq!(r.mark(&tcp("198.51.100.1:59999", "192.0.2.10:2001")), 0);
+        assert_eq!(r.mark(&udp("198.51.100.1:1023", "192.0.2.10:53")), 0x2);
+        assert_eq!(r.mark(&udp("198.51.100.1:1024", "192.0.2.10:53")), 0);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1024", "192.0.2.10:443")), 0x8);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1024", "192.0.2.10:8080")), 0x8);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1024", "192.0.2.10:8081")), 0);
+        let s = |a: &str, b: &str| {
+            Packet::sctp(
+                a.parse().unwrap(),
+                b.parse().unwrap(),
+                crate::model::types::SctpChunk::Init,
+            )
+        };
+        assert_eq!(r.mark(&s("198.51.100.1:5000", "192.0.2.10:9")), 0); // --ports: either side
+        assert_eq!(r.mark(&s("198.51.100.1:5001", "192.0.2.10:9")), 0x10);
+    }
+
+    #[test]
+    fn insert_positions_and_delete_by_spec_and_number() {
+        let af = Af::Inet;
+        let cmd = |l: &str| parse_command(&format!("iptables -t mangle {l}"), af).unwrap();
+        let mut r = MarkRules::new();
+        r.apply(cmd("-A PREROUTING -j MARK --set-mark 1")).unwrap();
+        r.apply(cmd("-I PREROUTING -j MARK --set-mark 2")).unwrap(); // default position 1
+        r.apply(cmd("-I PREROUTING 3 -j MARK --set-mark 3"))
+            .unwrap(); // len+1 is allowed
+        r.apply(cmd("-I PREROUTING 2 -j MARK --set-mark 4"))
+            .unwrap();
+        let order: Vec<u32> = r
+            .rules(af, "PREROUTING")
+            .unwrap()
+            .iter()
+            .map(|x| match x.target {
+                Target::Mark { value, .. } => value,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(order, vec![2, 4, 1, 3]);
+        assert!(r
+            .apply(cmd("-I PREROUTING 6 -j MARK --set-mark 5"))
+            .is_err());
+        // The last matching MARK wins: rule 3 (set-mark 3) is last.
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 3);
+        // -D by spec compares the normalized rule: --set-xmark 0x1/0xffffffff == --set-mark 1.
+        r.apply(cmd("-D PREROUTING -j MARK --set-xmark 0x1/0xffffffff"))
+            .unwrap();
+        assert!(r.apply(cmd("-D PREROUTING -j MARK --set-mark 1")).is_err());
+        r.apply(cmd("-D PREROUTING 3")).unwrap(); // removes set-mark 3
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 4);
+        assert!(r.apply(cmd("-D PREROUTING 3")).is_err());
+        r.apply(cmd("-F PREROUTING")).unwrap();
+        assert_eq!(r.len(), 0);
+        assert_eq!(r.mark(&tcp("198.51.100.1:1000", "192.0.2.10:80")), 0);
+    }
+
+    #[test]
+    fn delete_matches_address_normalized_like_iptables() {
+        let af = Af::Inet;
+        let cmd = |l: &str| parse_command(&format!("-t mangle {l}"), af).unwrap();
+        let mut r = MarkRules::new();
+        r.apply(cmd(
+            "-A PREROUTING -s 10.1.2.3/8 -p tcp --dport 80 -j MARK --set-mark 1",
+        ))
+        .unwrap();
+        r.apply(cmd(
+            "-D PREROUTING -s 10.0.0.0/8 -p 6 -m tcp --dport 80 -j MARK --set-xmark 1/0xffffffff",
+        ))
+        .unwrap();
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn display_prints_iptables_save_form() {
+        let c = parse_command(
+            "-t mangle -A PREROUTING -d 192.0.2.10 -p tcp -m multiport --dports 80,443 -m comment --comment \"web VIP\" -j MARK --set-mark 1",
+            Af::Inet,
+        )
+        .unwrap();
+        let MarkCmd::Append { rule, .. } = c else {
+            panic!()
+        };
+        assert_eq!(
+            rule.to_string(),
+            "-d 192.0.2.10/32 -p tcp -m multiport --dports 80,443 -m comment --comment \"web VIP\" -j MARK --set-xmark 0x1/0xffffffff"
+        );
+        let c = parse_command(
+            "-t mangle -A PREROUTING -p udp ! --sport 53 -m mark ! --mark 1/0xf -j ACCEPT",
+            Af::Inet,
+        )
+        .unwrap();
+        let MarkCmd::Append { rule, .. } = c else {
+            panic!()
+        };
+        assert_eq!(
+            rule.to_string(),
+            "-p udp -m udp ! --sport 53 -m mark ! --mark 0x1/0xf -j ACCEPT"
+        );
+    }
+}
