@@ -560,26 +560,27 @@ fn parse_service(buf: &str) -> Result<ParsedService, String> {
         port_str = Some(p);
         bracketed = true;
     }
-    let addr =
-        if let Ok(a6) = host.parse::<Ipv6Addr>() {
-            IpAddr::V6(a6)
-        } else {
-            if bracketed {
-                port_str = None;
+    let addr = if let Ok(a6) = host.parse::<Ipv6Addr>() {
+        IpAddr::V6(a6)
+    } else {
+        if bracketed {
+            port_str = None;
+        }
+        if !bracketed {
+            if let Some((h, p)) = host.rsplit_once(':') {
+                host = h;
+                port_str = Some(p);
             }
-            if !bracketed {
-                if let Some((h, p)) = host.rsplit_once(':') {
-                    host = h;
-                    port_str = Some(p);
-                }
-            }
-            match inet_aton(host) {
-                Some(a4) => IpAddr::V4(a4),
-                None => return Err(format!(
+        }
+        match inet_aton(host) {
+            Some(a4) => IpAddr::V4(a4),
+            None => {
+                return Err(format!(
                     "`{host}' is not a numeric IPv4 or IPv6 address (host names are not resolved)"
-                )),
+                ))
             }
-        };
+        }
+    };
     let port = match port_str {
         None => None,
         Some(p) => match string_to_number(p, 0, 65535) {
