@@ -503,7 +503,7 @@ impl ServiceEntry {
 
     pub fn validate(&self) -> Result<(), AbiError> {
         match self.key {
-            ServiceKey::Fwmark { mark, .. } if mark == 0 => {
+            ServiceKey::Fwmark { mark: 0, .. } => {
                 return Err(AbiError::Invalid {
                     what: "ServiceEntry",
                     why: "fwmark 0 means no mark",
