@@ -198,6 +198,30 @@ pub fn registers_markdown() -> String {
          slot, the card misses (or defers the reclaim) instead.\n\n",
     );
 
+    s.push_str(
+        "### Per-packet decisions the layouts encode (reference for RTL and model)\n\n\
+         1. Parse; not IPv4/IPv6 + TCP/UDP/SCTP with ports (fragments included) -> miss `Unparsed`.\n\
+         2. Fwmark rules: every valid matching rule in index order, `mark = (mark & ~mask) ^ value`.\n\
+         3. Conn lookup (key from the packet, both hash choices + stash). On a hit with `now - last_refresh < timeout`: \
+         dest `gen != dest_gen` -> miss `DestInvalid`; dest `!conn_ok` -> drop without refresh if `conn_drop`, else \
+         miss `DestInvalid`; SYN-without-RST / SCTP INIT and (`syn_miss` or dest `!syn_ok`) -> miss `SynOnConn`; else \
+         forward, write `last_refresh = now`, and if the TCP flags have SYN/FIN/RST (SCTP: chunk type) or `ev_next` \
+         -> flag event (clear `ev_next`); no ring slot -> miss instead. `ops` -> remove after forwarding (expire `Ops`). \
+         An expired hit -> miss `Expired`.\n\
+         4. Conn miss: TCP not SYN or RST set / SCTP not INIT -> miss `NotNew`; client port 20 -> `HostOnly`. \
+         Service lookup: fwmark `(af, mark)` if mark != 0, then `(af, proto, vaddr, vport)`, then vport 0; \
+         none and `CTRL.ftp_fallback` with TCP vport 20 or >= `UNPRIV_PORT` -> `HostOnly`; none -> `NoService`. \
+         `host_only` -> `HostOnly`; not persistent -> `Schedule`.\n\
+         5. Persistent: template key (masked caddr before hashing; fwmark: proto 0, vaddr = mark, vport 0; \
+         port-zero: vport 0; else packet vport). Valid live hit with `learn`, dest `gen == dest_gen` and `tpl_ok`, \
+         `CTRL.learn_en`, a free conn slot and a free ring slot -> insert conn (LEARN block timeout/flags, \
+         `controlled = 1`, fwd and gen from the dest, dport per `dport_from_dest`), template `last_refresh = now`, \
+         learn event, forward. OPS service + UDP: forward and refresh the template, no conn (learn event `ops`). \
+         Otherwise miss `TemplateInvalid` / `Expired` / `TableFull` / `Schedule`.\n\
+         6. Aging sweep: expired (or stale-gen) conn and template entries are removed and reported (expire event); \
+         the host re-inserts a template whose expiry it defers.\n\n",
+    );
+
     // ---------------------------------------------------------------- layouts
     let _ = writeln!(
         s,
