@@ -114,18 +114,27 @@ pub fn load_config(
 
 /// Run a replay: decisions go to `out` (flushed at the end), the summary is returned.
 pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, ReplayError> {
-    let director = load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+    // The input is read and checked first (cheap, and independent of the configuration).
     match &opts.input {
         Input::Trace(path) => {
+            let name = path.display().to_string();
             let text = read_text(path)?;
-            run_trace(director, &text, &path.display().to_string(), out)
+            let events = trace::parse_trace(&text, &name)?;
+            let director = load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+            run_events(director, &events, &name, out)
         }
         Input::Pcap(path) => {
+            let name = path.display().to_string();
             let data = fs::read(path).map_err(|err| ReplayError::Read {
-                path: path.display().to_string(),
+                path: name.clone(),
                 err,
             })?;
-            run_pcap(director, &data, &path.display().to_string(), out)
+            let cap = pcap::parse_capture(&data).map_err(|e| ReplayError::Pcap {
+                path: name.clone(),
+                msg: e.to_string(),
+            })?;
+            let director = load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+            run_capture(director, &cap, &name, out)
         }
     }
 }
@@ -151,12 +160,22 @@ fn apply_step(d: &mut Director, now: Time, step: &Step) -> Result<(), String> {
 
 /// Run trace text (see [`trace`]) on a configured director.
 pub fn run_trace(
-    mut director: Director,
+    director: Director,
     text: &str,
     source_name: &str,
     out: &mut dyn Write,
 ) -> Result<Summary, ReplayError> {
     let events = trace::parse_trace(text, source_name)?;
+    run_events(director, &events, source_name, out)
+}
+
+/// Run parsed trace events on a configured director.
+pub fn run_events(
+    mut director: Director,
+    events: &[trace::Event],
+    source_name: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, ReplayError> {
     let err = |line: usize, msg: String| TraceError {
         source_name: source_name.to_string(),
         line: line + 1,
@@ -164,7 +183,7 @@ pub fn run_trace(
     };
     // 1. Parse every command.
     let mut steps = Vec::with_capacity(events.len());
-    for ev in &events {
+    for ev in events {
         let step = match &ev.kind {
             EventKind::Packet(p) => Step::Packet(*p),
             EventKind::Ipvsadm(cmd) => match config::ipvsadm::parse_command(cmd) {
@@ -225,7 +244,7 @@ fn refused(ev: &trace::Event, msg: &str) -> String {
 
 /// Run a capture (pcap or pcapng bytes) on a configured director.
 pub fn run_pcap(
-    mut director: Director,
+    director: Director,
     data: &[u8],
     source_name: &str,
     out: &mut dyn Write,
@@ -234,6 +253,16 @@ pub fn run_pcap(
         path: source_name.to_string(),
         msg: e.to_string(),
     })?;
+    run_capture(director, &cap, source_name, out)
+}
+
+/// Run a parsed capture on a configured director.
+pub fn run_capture(
+    mut director: Director,
+    cap: &pcap::Capture,
+    source_name: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, ReplayError> {
     let mut summary = Summary::default();
     if cap.truncated_tail {
         summary.warnings.push(format!(
