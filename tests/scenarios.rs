@@ -50,6 +50,7 @@ scenarios!(
     persist_deferred,
     fwmark_basic,
     fwmark_persistent,
+    fwmark_ipv6,
     sched_sh,
     sched_mh,
     edge_cases,
