@@ -30,7 +30,10 @@ enum Cmd {
     /// Output (stdout), one line per packet, keys in this order:
     /// {"i":LINE,"t":T,"verdict":"forward|local|drop|icmp","dest":"ADDR:PORT"|null,"mark":M,"by":"conn|template|scheduler"|null}
     /// (pcap packets that cannot be parsed get verdict local and a final "reason" key).
-    /// A summary goes to stderr. The whole trace is checked before the first decision is printed.
+    /// i is the 0-based trace line (blank lines count) or pcap packet number; t is printed as a
+    /// JSON float in shortest round-trip form (0 -> 0.0, 5 -> 5.0, 0.25 -> 0.25, 1e-7 -> 1e-7).
+    /// A summary goes to stderr. The whole trace (syntax, commands, and the configuration events
+    /// dry-run in order) is checked before the first decision is printed; errors name file:line.
     #[command(after_help = SCHEDULERS_HELP, verbatim_doc_comment)]
     Replay(ReplayArgs),
     /// Print the configuration in `ipvsadm -S -n` form.

@@ -12,7 +12,7 @@
 //! * `{"t":0.0,"sysctl":"expire_quiescent_template=1"}`
 //!
 //! `t` is in seconds (a JSON number, integer or not), non-negative and non-decreasing.
-//! Blank (whitespace-only) lines are allowed and skipped; they still count as lines, so an
+//! A leading UTF-8 byte order mark is ignored. Blank (whitespace-only) lines are allowed and skipped; they still count as lines, so an
 //! event's index `i` is always its 0-based physical line number in the file. Every other line
 //! must be exactly one event; anything else (bad JSON, unknown or misplaced keys, missing fields,
 //! bad addresses or flag letters, unknown protocol, two event kinds in one object) is an error
@@ -85,6 +85,7 @@ const COMMAND_KEYS: &[&str] = &["ipvsadm", "iptables", "ip6tables", "sysctl"];
 pub fn parse_trace(text: &str, source_name: &str) -> Result<Vec<Event>, TraceError> {
     let mut events = Vec::new();
     let mut last_t: Option<f64> = None;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (idx, raw) in text.split('\n').enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.trim().is_empty() {
@@ -553,6 +554,13 @@ mod tests {
         assert_eq!(e.line, 2);
         assert!(e.to_string().starts_with("y.jsonl:2: unknown key"), "{e}");
         assert!(parse_trace("", "empty").unwrap().is_empty());
+        // A UTF-8 byte order mark is ignored.
+        assert_eq!(
+            parse_trace("\u{feff}{\"t\":0,\"sysctl\":\"conntrack=1\"}", "bom")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     proptest! {
