@@ -1,0 +1,749 @@
+//! pcap / pcapng input: a real capture, read with `pcap-file` and parsed with `etherparse`.
+//!
+//! The whole file is read into memory and parsed in place (no per-packet copies). Link types:
+//! Ethernet (optionally with 802.1Q / QinQ VLAN tags), Linux cooked capture (SLL) and raw IP
+//! (`RAW`, `IPV4`, `IPV6`). Network: IPv4 and IPv6 (with extension headers). Transport: TCP
+//! (flags from the header), UDP, SCTP (the first chunk's type, the byte after the 12-byte common
+//! header). Every packet is client → director (`dir` in) and carries no mark (the mark rules
+//! decide it).
+//!
+//! Anything else — ARP, ICMP, other IP protocols, fragments, truncated or malformed headers,
+//! unsupported link types — is not handed to the model: it is reported as verdict `local` with a
+//! `reason` (see [`Skip`]).
+//!
+//! Time: `t` = packet timestamp − first packet's timestamp (so the first packet is at 0). A
+//! timestamp earlier than the previous packet's is clamped to the previous one (the model's
+//! clock never goes back). pcapng timestamps honour the interface's `if_tsresol`.
+//!
+//! Container errors (bad magic, corrupt block) are errors naming the file and the packet; a
+//! record cut short at the very end of the file (a capture that was interrupted) ends the
+//! capture with a warning.
+
+use std::fmt;
+
+use etherparse::err::packet::SliceError;
+use etherparse::{NetSlice, SlicedPacket};
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgParser};
+use pcap_file::{DataLink, PcapError, TsResolution};
+
+use crate::model::{Dir, Packet, Proto, SctpChunk, TcpFlags};
+use std::net::{IpAddr, SocketAddr};
+
+/// Why a captured packet was not handed to the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// The capture's link type is not Ethernet, Linux SLL or raw IP.
+    LinkType(u32),
+    /// ARP.
+    Arp,
+    /// Not IPv4/IPv6/ARP (the EtherType is given when known).
+    NotIp(Option<u16>),
+    /// ICMP or ICMPv6.
+    Icmp,
+    /// IP protocol other than TCP, UDP, SCTP.
+    IpProto(u8),
+    /// An IP fragment (IPv4 MF/offset or IPv6 fragment header).
+    Fragment,
+    /// Headers cut short (snap length or bad length fields).
+    Truncated,
+    /// A header with invalid contents.
+    Malformed,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Skip::LinkType(l) => write!(f, "unsupported link type {l}"),
+            Skip::Arp => f.write_str("ARP"),
+            Skip::NotIp(Some(e)) => write!(f, "not IP (ethertype 0x{e:04x})"),
+            Skip::NotIp(None) => f.write_str("not IP"),
+            Skip::Icmp => f.write_str("ICMP"),
+            Skip::IpProto(p) => write!(f, "unsupported IP protocol {p}"),
+            Skip::Fragment => f.write_str("IP fragment"),
+            Skip::Truncated => f.write_str("truncated"),
+            Skip::Malformed => f.write_str("malformed header"),
+        }
+    }
+}
+
+/// How a capture's frames start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Ethernet,
+    LinuxSll,
+    /// Raw IPv4 or IPv6 (version nibble decides).
+    RawIp,
+    Other(u32),
+}
+
+impl Link {
+    pub fn of(dl: DataLink) -> Link {
+        match dl {
+            DataLink::ETHERNET => Link::Ethernet,
+            DataLink::LINUX_SLL => Link::LinuxSll,
+            DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Link::RawIp,
+            other => Link::Other(u32::from(other)),
+        }
+    }
+}
+
+/// One captured packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapturedPacket {
+    /// Nanoseconds since the first packet of the capture.
+    pub t_ns: u64,
+    pub packet: Result<Packet, Skip>,
+}
+
+impl CapturedPacket {
+    /// `t` in seconds, as printed.
+    pub fn t(&self) -> f64 {
+        self.t_ns as f64 / 1e9
+    }
+}
+
+/// Parse one frame. Never panics, whatever the bytes.
+pub fn parse_frame(link: Link, data: &[u8]) -> Result<Packet, Skip> {
+    let sliced = match link {
+        Link::Ethernet => SlicedPacket::from_ethernet(data),
+        Link::LinuxSll => SlicedPacket::from_linux_sll(data),
+        Link::RawIp => SlicedPacket::from_ip(data),
+        Link::Other(l) => return Err(Skip::LinkType(l)),
+    }
+    .map_err(|e| match e {
+        SliceError::Len(_) => Skip::Truncated,
+        _ => Skip::Malformed,
+    })?;
+    let (src, dst): (IpAddr, IpAddr) = match &sliced.net {
+        Some(NetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (h.source_addr().into(), h.destination_addr().into())
+        }
+        Some(NetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (h.source_addr().into(), h.destination_addr().into())
+        }
+        Some(NetSlice::Arp(_)) => return Err(Skip::Arp),
+        None => return Err(Skip::NotIp(sliced.payload_ether_type().map(|e| e.0))),
+    };
+    let payload = sliced.ip_payload().ok_or(Skip::NotIp(None))?;
+    if payload.fragmented || sliced.is_ip_payload_fragmented() {
+        return Err(Skip::Fragment);
+    }
+    let l4 = payload.payload;
+    let num = payload.ip_number.0;
+    let proto = match num {
+        1 | 58 => return Err(Skip::Icmp),
+        n => Proto::from_number(n).ok_or(Skip::IpProto(n))?,
+    };
+    let port = |at: usize| -> Result<u16, Skip> {
+        let b = l4.get(at..at + 2).ok_or(Skip::Truncated)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    };
+    let (sport, dport) = (port(0)?, port(2)?);
+    let mut pkt = match proto {
+        Proto::Tcp => {
+            if l4.len() < 20 {
+                return Err(Skip::Truncated);
+            }
+            let b = l4[13];
+            let flags = TcpFlags {
+                fin: b & 0x01 != 0,
+                syn: b & 0x02 != 0,
+                rst: b & 0x04 != 0,
+                ack: b & 0x10 != 0,
+            };
+            Packet::tcp(
+                SocketAddr::new(src, sport),
+                SocketAddr::new(dst, dport),
+                flags,
+            )
+        }
+        Proto::Udp => {
+            if l4.len() < 8 {
+                return Err(Skip::Truncated);
+            }
+            Packet::udp(SocketAddr::new(src, sport), SocketAddr::new(dst, dport))
+        }
+        Proto::Sctp => {
+            // 12-byte common header, then chunks (type, flags, length); the first one counts.
+            let t = *l4.get(12).ok_or(Skip::Truncated)?;
+            if l4.len() < 16 {
+                return Err(Skip::Truncated);
+            }
+            Packet::sctp(
+                SocketAddr::new(src, sport),
+                SocketAddr::new(dst, dport),
+                SctpChunk::from_type(t),
+            )
+        }
+    };
+    pkt.dir = Dir::In;
+    Ok(pkt)
+}
+
+/// A capture that cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PcapFileError {
+    /// 0-based index of the packet where it went wrong (`None`: the file header).
+    pub packet: Option<u64>,
+    pub msg: String,
+}
+
+impl fmt::Display for PcapFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.packet {
+            Some(n) => write!(f, "packet {n}: {}", self.msg),
+            None => f.write_str(&self.msg),
+        }
+    }
+}
+
+/// A parsed capture.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capture {
+    pub packets: Vec<CapturedPacket>,
+    /// Set when the file ended inside a record (that record is dropped).
+    pub truncated_tail: bool,
+}
+
+/// Parse a whole pcap or pcapng file (told apart by the magic number). Never panics.
+pub fn parse_capture(data: &[u8]) -> Result<Capture, PcapFileError> {
+    let magic = data.get(..4).ok_or_else(|| PcapFileError {
+        packet: None,
+        msg: "file too short for a capture".into(),
+    })?;
+    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+        parse_pcapng(data)
+    } else {
+        parse_pcap(data)
+    }
+}
+
+struct Clock {
+    first: Option<u128>,
+    last: u64,
+}
+
+impl Clock {
+    fn rel(&mut self, abs_ns: u128) -> u64 {
+        let first = *self.first.get_or_insert(abs_ns);
+        let rel = u64::try_from(abs_ns.saturating_sub(first))
+            .unwrap_or(u64::MAX)
+            .max(self.last);
+        self.last = rel;
+        rel
+    }
+}
+
+fn container_err(n: u64, e: PcapError) -> PcapFileError {
+    PcapFileError {
+        packet: Some(n),
+        msg: format!("bad capture record: {e}"),
+    }
+}
+
+fn parse_pcap(data: &[u8]) -> Result<Capture, PcapFileError> {
+    let (mut rest, parser) = PcapParser::new(data).map_err(|e| PcapFileError {
+        packet: None,
+        msg: format!("not a pcap or pcapng file: {e}"),
+    })?;
+    let header = parser.header();
+    let link = Link::of(header.datalink);
+    let mut cap = Capture::default();
+    let mut clock = Clock {
+        first: None,
+        last: 0,
+    };
+    while !rest.is_empty() {
+        let n = cap.packets.len() as u64;
+        let (next, raw) = match parser.next_raw_packet(rest) {
+            Ok(x) => x,
+            Err(PcapError::IncompleteBuffer) => {
+                cap.truncated_tail = true;
+                break;
+            }
+            Err(e) => return Err(container_err(n, e)),
+        };
+        rest = next;
+        let frac_ns = match header.ts_resolution {
+            TsResolution::MicroSecond => u128::from(raw.ts_frac) * 1000,
+            TsResolution::NanoSecond => u128::from(raw.ts_frac),
+        };
+        let abs = u128::from(raw.ts_sec) * 1_000_000_000 + frac_ns;
+        let t_ns = clock.rel(abs);
+        cap.packets.push(CapturedPacket {
+            t_ns,
+            packet: parse_frame(link, &raw.data),
+        });
+    }
+    Ok(cap)
+}
+
+/// Nanoseconds per 2^-n / 10^-n second unit of `if_tsresol` (default 10^-6).
+fn tsresol_to_ns(raw: u64, tsresol: u8) -> u128 {
+    let raw = u128::from(raw);
+    if tsresol & 0x80 == 0 {
+        let exp = u32::from(tsresol);
+        if exp <= 9 {
+            raw * 10u128.pow(9 - exp)
+        } else {
+            raw / 10u128.pow((exp - 9).min(38))
+        }
+    } else {
+        let exp = u32::from(tsresol & 0x7f);
+        if exp >= 100 {
+            0
+        } else {
+            // raw * 1e9 / 2^exp without overflow for any u64 raw and exp < 100.
+            let whole = raw >> exp.min(127);
+            let frac = raw - (whole << exp.min(127));
+            whole * 1_000_000_000 + ((frac * 1_000_000_000) >> exp.min(127))
+        }
+    }
+}
+
+fn parse_pcapng(data: &[u8]) -> Result<Capture, PcapFileError> {
+    let (mut rest, mut parser) = PcapNgParser::new(data).map_err(|e| PcapFileError {
+        packet: None,
+        msg: format!("not a pcapng file: {e}"),
+    })?;
+    let mut cap = Capture::default();
+    let mut clock = Clock {
+        first: None,
+        last: 0,
+    };
+    while !rest.is_empty() {
+        let n = cap.packets.len() as u64;
+        let (next, block) = match parser.next_block(rest) {
+            Ok(x) => x,
+            Err(PcapError::IncompleteBuffer) => {
+                cap.truncated_tail = true;
+                break;
+            }
+            Err(e) => return Err(container_err(n, e)),
+        };
+        rest = next;
+        let (iface, ts_raw, frame) = match &block {
+            Block::EnhancedPacket(epb) => (
+                Some(epb.interface_id),
+                u64::try_from(epb.timestamp.as_nanos()).unwrap_or(u64::MAX),
+                &epb.data,
+            ),
+            Block::SimplePacket(spb) => (Some(0), 0, &spb.data),
+            Block::Packet(pb) => (Some(u32::from(pb.interface_id)), pb.timestamp, &pb.data),
+            _ => (None, 0, &std::borrow::Cow::Borrowed(&[][..])),
+        };
+        let Some(iface) = iface else { continue };
+        let idb = parser
+            .interfaces()
+            .get(iface as usize)
+            .ok_or_else(|| PcapFileError {
+                packet: Some(n),
+                msg: format!("packet refers to interface {iface}, which is not described"),
+            })?;
+        let tsresol = idb
+            .options
+            .iter()
+            .find_map(|o| match o {
+                InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                _ => None,
+            })
+            .unwrap_or(6);
+        let abs = if matches!(block, Block::SimplePacket(_)) {
+            // Simple packet blocks carry no timestamp: keep the previous packet's time.
+            clock.first.unwrap_or(0) + u128::from(clock.last)
+        } else {
+            tsresol_to_ns(ts_raw, tsresol)
+        };
+        let t_ns = clock.rel(abs);
+        cap.packets.push(CapturedPacket {
+            t_ns,
+            packet: parse_frame(Link::of(idb.linktype), frame),
+        });
+    }
+    Ok(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+    use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    use proptest::prelude::*;
+    use std::borrow::Cow;
+    use std::time::Duration;
+
+    const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+    fn tcp_v4(flags: &str) -> Vec<u8> {
+        let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .tcp(1000, 80, 1, 65535);
+        if flags.contains('S') {
+            b = b.syn();
+        }
+        if flags.contains('A') {
+            b = b.ack(1);
+        }
+        if flags.contains('F') {
+            b = b.fin();
+        }
+        if flags.contains('R') {
+            b = b.rst();
+        }
+        let mut v = Vec::new();
+        b.write(&mut v, b"").unwrap();
+        v
+    }
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn tcp_ipv4_flags() {
+        let p = parse_frame(Link::Ethernet, &tcp_v4("S")).unwrap();
+        assert_eq!(
+            p,
+            Packet::tcp(sa("198.51.100.7:1000"), sa("192.0.2.10:80"), TcpFlags::SYN)
+        );
+        let p = parse_frame(Link::Ethernet, &tcp_v4("AF")).unwrap();
+        assert_eq!(
+            p.tcp,
+            TcpFlags {
+                syn: false,
+                ack: true,
+                fin: true,
+                rst: false
+            }
+        );
+        let p = parse_frame(Link::Ethernet, &tcp_v4("R")).unwrap();
+        assert_eq!(
+            p.tcp,
+            TcpFlags {
+                syn: false,
+                ack: false,
+                fin: false,
+                rst: true
+            }
+        );
+        assert_eq!(p.mark, None);
+        assert_eq!(p.dir, Dir::In);
+    }
+
+    #[test]
+    fn vlan_udp() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .single_vlan(100.try_into().unwrap())
+            .ipv4([203, 0, 113, 9], [192, 0, 2, 10], 64)
+            .udp(5000, 53)
+            .write(&mut v, b"hello")
+            .unwrap();
+        assert_eq!(&v[12..14], &[0x81, 0x00]);
+        let p = parse_frame(Link::Ethernet, &v).unwrap();
+        assert_eq!(p, Packet::udp(sa("203.0.113.9:5000"), sa("192.0.2.10:53")));
+    }
+
+    #[test]
+    fn ipv6_tcp() {
+        let mut v = Vec::new();
+        let src = "2001:db8::5"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        let dst = "2001:db8::10"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv6(src, dst, 64)
+            .tcp(1000, 443, 7, 1000)
+            .syn()
+            .write(&mut v, &[])
+            .unwrap();
+        let p = parse_frame(Link::Ethernet, &v).unwrap();
+        assert_eq!(
+            p,
+            Packet::tcp(
+                sa("[2001:db8::5]:1000"),
+                sa("[2001:db8::10]:443"),
+                TcpFlags::SYN
+            )
+        );
+    }
+
+    fn sctp_frame(chunk_type: u8) -> Vec<u8> {
+        // SCTP common header (sport 2000, dport 3868, vtag 0, checksum 0) + one chunk header.
+        let mut l4 = vec![0x07, 0xd0, 0x0f, 0x1c, 0, 0, 0, 0, 0, 0, 0, 0];
+        l4.extend_from_slice(&[chunk_type, 0, 0, 4]);
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .write(&mut v, etherparse::IpNumber(132), &l4)
+            .unwrap();
+        v
+    }
+
+    #[test]
+    fn sctp_first_chunk() {
+        let p = parse_frame(Link::Ethernet, &sctp_frame(1)).unwrap();
+        assert_eq!(
+            p,
+            Packet::sctp(
+                sa("198.51.100.7:2000"),
+                sa("192.0.2.10:3868"),
+                SctpChunk::Init
+            )
+        );
+        assert_eq!(
+            parse_frame(Link::Ethernet, &sctp_frame(6)).unwrap().sctp,
+            SctpChunk::Abort
+        );
+        assert_eq!(
+            parse_frame(Link::Ethernet, &sctp_frame(200)).unwrap().sctp,
+            SctpChunk::Other(200)
+        );
+        // Common header only: no chunk.
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .write(&mut v, etherparse::IpNumber(132), &[0u8; 12])
+            .unwrap();
+        assert_eq!(parse_frame(Link::Ethernet, &v), Err(Skip::Truncated));
+    }
+
+    #[test]
+    fn skipped_frames() {
+        // Truncated: cut inside the TCP header.
+        let full = tcp_v4("S");
+        for cut in [0, 10, 14, 20, 33, 40, full.len() - 1] {
+            assert_eq!(
+                parse_frame(Link::Ethernet, &full[..cut]),
+                Err(Skip::Truncated),
+                "cut {cut}"
+            );
+        }
+        // ARP request.
+        let mut arp = vec![0xff; 6];
+        arp.extend_from_slice(&MAC_A);
+        arp.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+        arp.extend_from_slice(&MAC_A);
+        arp.extend_from_slice(&[192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 192, 0, 2, 10]);
+        assert_eq!(parse_frame(Link::Ethernet, &arp), Err(Skip::Arp));
+        // Unknown ethertype.
+        let mut other = MAC_B.to_vec();
+        other.extend_from_slice(&MAC_A);
+        other.extend_from_slice(&[0x88, 0xcc, 1, 2, 3]);
+        assert_eq!(
+            parse_frame(Link::Ethernet, &other),
+            Err(Skip::NotIp(Some(0x88cc)))
+        );
+        // ICMP echo.
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .icmpv4_echo_request(1, 1)
+            .write(&mut v, b"ping")
+            .unwrap();
+        assert_eq!(parse_frame(Link::Ethernet, &v), Err(Skip::Icmp));
+        // GRE.
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .write(&mut v, etherparse::IpNumber(47), &[0u8; 8])
+            .unwrap();
+        assert_eq!(parse_frame(Link::Ethernet, &v), Err(Skip::IpProto(47)));
+        // Unsupported link type.
+        assert_eq!(
+            parse_frame(Link::Other(105), &full),
+            Err(Skip::LinkType(105))
+        );
+        // Skip reasons read well.
+        assert_eq!(Skip::Fragment.to_string(), "IP fragment");
+        assert_eq!(
+            Skip::NotIp(Some(0x88cc)).to_string(),
+            "not IP (ethertype 0x88cc)"
+        );
+    }
+
+    #[test]
+    fn ipv4_fragments() {
+        // First fragment (MF set) of a UDP datagram, and a later fragment (offset != 0).
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .udp(5000, 53)
+            .write(&mut v, &[0u8; 16])
+            .unwrap();
+        let mut mf = v.clone();
+        mf[14 + 6] |= 0x20; // more fragments
+        fix_ipv4_checksum(&mut mf);
+        assert_eq!(parse_frame(Link::Ethernet, &mf), Err(Skip::Fragment));
+        let mut later = v.clone();
+        later[14 + 7] = 3; // fragment offset 24 bytes
+        fix_ipv4_checksum(&mut later);
+        assert_eq!(parse_frame(Link::Ethernet, &later), Err(Skip::Fragment));
+        // The untouched datagram parses.
+        assert!(parse_frame(Link::Ethernet, &v).is_ok());
+    }
+
+    fn fix_ipv4_checksum(frame: &mut [u8]) {
+        let h = &mut frame[14..34];
+        h[10] = 0;
+        h[11] = 0;
+        let mut sum: u32 = 0;
+        for c in h.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        let ck = !(sum as u16);
+        h[10..12].copy_from_slice(&ck.to_be_bytes());
+    }
+
+    #[test]
+    fn raw_ip_link() {
+        let full = tcp_v4("S");
+        let p = parse_frame(Link::RawIp, &full[14..]).unwrap();
+        assert_eq!(p.src, sa("198.51.100.7:1000"));
+    }
+
+    fn pcap_bytes(frames: &[(Duration, Vec<u8>)], datalink: DataLink) -> Vec<u8> {
+        let header = PcapHeader {
+            datalink,
+            ts_resolution: TsResolution::MicroSecond,
+            ..Default::default()
+        };
+        let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+        for (ts, f) in frames {
+            w.write_packet(&PcapPacket::new(*ts, f.len() as u32, f))
+                .unwrap();
+        }
+        w.into_writer()
+    }
+
+    #[test]
+    fn pcap_file_relative_time_and_mixed_packets() {
+        let frames = vec![
+            (Duration::new(1_700_000_000, 250_000_000), tcp_v4("S")),
+            (Duration::new(1_700_000_000, 750_000_000), sctp_frame(1)),
+            (Duration::new(1_700_000_003, 0), tcp_v4("")[..30].to_vec()),
+            // Out of order: clamped to the previous time.
+            (Duration::new(1_700_000_001, 0), tcp_v4("A")),
+        ];
+        let bytes = pcap_bytes(&frames, DataLink::ETHERNET);
+        let cap = parse_capture(&bytes).unwrap();
+        assert!(!cap.truncated_tail);
+        let ts: Vec<u64> = cap.packets.iter().map(|p| p.t_ns).collect();
+        assert_eq!(ts, vec![0, 500_000_000, 2_750_000_000, 2_750_000_000]);
+        assert_eq!(cap.packets[0].t(), 0.0);
+        assert_eq!(cap.packets[1].t(), 0.5);
+        assert!(cap.packets[0].packet.unwrap().tcp.syn);
+        assert_eq!(cap.packets[1].packet.unwrap().sctp, SctpChunk::Init);
+        assert_eq!(cap.packets[2].packet, Err(Skip::Truncated));
+        assert!(cap.packets[3].packet.is_ok());
+        // Cut the file inside the last record.
+        let cut = parse_capture(&bytes[..bytes.len() - 5]).unwrap();
+        assert!(cut.truncated_tail);
+        assert_eq!(cut.packets.len(), 3);
+        // Not a capture at all.
+        assert!(parse_capture(b"{\"t\":0}").is_err());
+        assert!(parse_capture(b"").is_err());
+    }
+
+    #[test]
+    fn pcap_unsupported_link_type() {
+        let bytes = pcap_bytes(&[(Duration::ZERO, tcp_v4("S"))], DataLink::IEEE802_11);
+        let cap = parse_capture(&bytes).unwrap();
+        assert_eq!(cap.packets[0].packet, Err(Skip::LinkType(105)));
+    }
+
+    #[test]
+    fn pcapng_file() {
+        let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+        // Default if_tsresol is microseconds: the raw timestamp unit is 1 µs.
+        let idb = InterfaceDescriptionBlock {
+            linktype: DataLink::ETHERNET,
+            snaplen: 0,
+            options: vec![],
+        };
+        w.write_pcapng_block(idb).unwrap();
+        for (us, f) in [(1_000_000u64, tcp_v4("S")), (1_250_000, tcp_v4("A"))] {
+            // pcap-file writes `timestamp.as_nanos()` as the raw count of interface units.
+            let epb = EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: Duration::from_nanos(us),
+                original_len: f.len() as u32,
+                data: Cow::Owned(f),
+                options: vec![],
+            };
+            w.write_pcapng_block(epb).unwrap();
+        }
+        let bytes = w.into_inner();
+        let cap = parse_capture(&bytes).unwrap();
+        assert_eq!(cap.packets.len(), 2);
+        assert_eq!(cap.packets[1].t_ns, 250_000_000);
+        assert!(cap.packets[0].packet.unwrap().tcp.syn);
+    }
+
+    #[test]
+    fn tsresol() {
+        assert_eq!(tsresol_to_ns(5, 6), 5_000);
+        assert_eq!(tsresol_to_ns(5, 9), 5);
+        assert_eq!(tsresol_to_ns(5_000, 12), 5);
+        assert_eq!(tsresol_to_ns(3, 0x80 | 1), 1_500_000_000);
+        assert_eq!(tsresol_to_ns(u64::MAX, 0x80 | 127), 0);
+        let _ = tsresol_to_ns(u64::MAX, 0);
+        let _ = tsresol_to_ns(u64::MAX, 255);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_frame_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            for link in [Link::Ethernet, Link::LinuxSll, Link::RawIp, Link::Other(1)] {
+                let _ = parse_frame(link, &bytes);
+            }
+        }
+
+        #[test]
+        fn parse_frame_never_panics_on_mutated_packets(
+            idx in 0usize..4, pos in any::<prop::sample::Index>(), val in any::<u8>(), cut in any::<prop::sample::Index>()
+        ) {
+            let mut f = [tcp_v4("S"), sctp_frame(1), tcp_v4("A"), sctp_frame(0)][idx].clone();
+            let p = pos.index(f.len());
+            f[p] = val;
+            let c = cut.index(f.len() + 1);
+            let _ = parse_frame(Link::Ethernet, &f[..c]);
+        }
+
+        #[test]
+        fn parse_capture_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300), ng in any::<bool>(), pos in any::<prop::sample::Index>(), val in any::<u8>()
+        ) {
+            let _ = parse_capture(&bytes);
+            let mut good = if ng {
+                let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+                w.write_pcapng_block(InterfaceDescriptionBlock { linktype: DataLink::ETHERNET, snaplen: 0, options: vec![] }).unwrap();
+                let f = tcp_v4("S");
+                w.write_pcapng_block(EnhancedPacketBlock { interface_id: 0, timestamp: Duration::from_nanos(1), original_len: f.len() as u32, data: Cow::Owned(f), options: vec![] }).unwrap();
+                w.into_inner()
+            } else {
+                pcap_bytes(&[(Duration::ZERO, tcp_v4("S")), (Duration::ZERO, sctp_frame(1))], DataLink::ETHERNET)
+            };
+            let p = pos.index(good.len());
+            good[p] = val;
+            let _ = parse_capture(&good);
+            good.extend_from_slice(&bytes);
+            let _ = parse_capture(&good);
+        }
+    }
+}
