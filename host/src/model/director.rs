@@ -663,7 +663,7 @@ impl Director {
                             verdict: Verdict::Drop,
                             dest: None,
                             mark,
-                            by: Some(DecidedBy::Conn),
+                            by: None,
                             reason: "new connection on an entry with a confirmed conntrack: dropped, client retransmits",
                         };
                     }
@@ -683,7 +683,7 @@ impl Director {
                             verdict: Verdict::Drop,
                             dest: None,
                             mark,
-                            by: Some(DecidedBy::Conn),
+                            by: None,
                             reason:
                                 "entry of a deleted real server expired; conntrack kept: dropped",
                         };
@@ -694,7 +694,7 @@ impl Director {
                         verdict: Verdict::Drop,
                         dest: None,
                         mark,
-                        by: Some(DecidedBy::Conn),
+                        by: None,
                         reason: "real server of this connection was deleted",
                     };
                 }

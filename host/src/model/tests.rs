@@ -375,7 +375,7 @@ fn s2_step6_deleted_real_server_drops_existing_connection() {
         },
     )
     .unwrap();
-    expect(d.process(t(2.0), &ack(c, VIP)), Drop, None, Some(Conn));
+    expect(d.process(t(2.0), &ack(c, VIP)), Drop, None, None);
     // §5.3: the template is invalid now; a new client of that /24 is scheduled to A.
     expect(
         d.process(t(3.0), &syn("198.51.100.9:1000", VIP)),
