@@ -1,10 +1,15 @@
 //! Connection entries and templates (§1, §7.1), their lookup tables and their timers (§6, §7.3).
 //!
-//! The kernel keeps both kinds in one hash table; we keep one arena of entries and three exact
-//! maps over it: connections by the client-side 5-tuple (`ip_vs_conn_in_get()`), connections
-//! by the real-server side (`ip_vs_conn_out_get()`, for NAT replies), and templates by their
-//! masked key (`ip_vs_ct_in_get()`). Timers are a min-heap with at most one live item per entry
-//! (re-arming later only moves the entry's deadline; the stale heap item re-pushes on pop).
+//! The kernel keeps both kinds in one hash table hashed on the client side only
+//! (`ip_vs_conn_hashkey()`: protocol, client address, client port) with newest-first chains.
+//! We do the same for connections: one map from the client side to the head of an intrusive
+//! chain, walked by both `ip_vs_conn_in_get()` (virtual side must match) and
+//! `ip_vs_conn_out_get()` (real-server side must match), so the first match is the newest, as
+//! in the kernel. Templates have their own exact map (`ip_vs_ct_in_get()`).
+//!
+//! Timers are a calendar queue (see [`Timers`]) with at most one queued item per entry:
+//! re-arming later only moves the entry's deadline, and the queued item re-queues itself
+//! when it comes due. Firing order is exact: by deadline, ties in arming order.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -101,31 +106,47 @@ pub struct Entry {
     /// Whether the entry is reachable through its lookup map (templates invalidated by
     /// `ip_vs_check_template()` are not).
     pub hashed: bool,
+    /// Next (older) entry in the same client-side chain.
+    pub(crate) next: Option<EntryId>,
 }
 
 #[derive(Clone, Debug)]
 struct Slot {
     gen: u32,
-    /// Earliest outstanding heap item for this slot's current generation.
-    heap_at: Option<Time>,
+    /// Deadline of the earliest queued timer item for this slot's current generation.
+    queued_at: Option<Time>,
     entry: Option<Entry>,
 }
 
-/// The arena plus lookup maps plus timer heap.
+/// The client side of a connection: what the kernel hashes (§7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ClientKey {
+    proto: u8,
+    caddr: IpAddr,
+    cport: u16,
+}
+
+/// The arena plus lookup maps plus timers.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    conns_in: FxHashMap<ConnKey, EntryId>,
-    conns_out: FxHashMap<OutKey, EntryId>,
+    /// Client side → newest entry of the chain.
+    conns: FxHashMap<ClientKey, EntryId>,
     templates: FxHashMap<TemplateKey, EntryId>,
-    heap: BinaryHeap<Reverse<(Time, u64, u32, u32)>>,
-    seq: u64,
+    timers: Timers,
     n_conns: usize,
     n_templates: usize,
 }
 
 impl Entry {
+    fn client_key(&self) -> ClientKey {
+        ClientKey {
+            proto: self.proto,
+            caddr: self.caddr,
+            cport: self.cport,
+        }
+    }
     pub fn conn_key(&self) -> ConnKey {
         ConnKey {
             proto: self.proto,
@@ -177,11 +198,33 @@ impl Table {
     pub fn template_count(&self) -> usize {
         self.n_templates
     }
+    /// Walk the client-side chain, newest first, for the first entry `pred` accepts.
+    fn chain_find(&self, ck: &ClientKey, pred: impl Fn(&Entry) -> bool) -> Option<EntryId> {
+        let mut cur = self.conns.get(ck).copied();
+        while let Some(id) = cur {
+            let e = self.get(id);
+            if pred(e) {
+                return Some(id);
+            }
+            cur = e.next;
+        }
+        None
+    }
     pub fn lookup_in(&self, k: &ConnKey) -> Option<EntryId> {
-        self.conns_in.get(k).copied()
+        let ck = ClientKey {
+            proto: k.proto,
+            caddr: k.caddr,
+            cport: k.cport,
+        };
+        self.chain_find(&ck, |e| e.vaddr == k.vaddr && e.vport == k.vport)
     }
     pub fn lookup_out(&self, k: &OutKey) -> Option<EntryId> {
-        self.conns_out.get(k).copied()
+        let ck = ClientKey {
+            proto: k.proto,
+            caddr: k.caddr,
+            cport: k.cport,
+        };
+        self.chain_find(&ck, |e| e.daddr == k.daddr && e.dport == k.dport)
     }
     pub fn lookup_template(&self, k: &TemplateKey) -> Option<EntryId> {
         self.templates.get(k).copied()
@@ -195,16 +238,17 @@ impl Table {
             .map(|(i, _)| EntryId(i as u32))
     }
 
-    /// Insert and hash a new entry (`ip_vs_conn_new()` + `ip_vs_conn_hash()`). A newer entry
-    /// with the same key shadows an older one, as the kernel's head insertion does.
+    /// Insert and hash a new entry (`ip_vs_conn_new()` + `ip_vs_conn_hash()`): at the head of
+    /// its chain, so a newer entry with the same key shadows an older one as in the kernel.
     pub fn insert(&mut self, mut e: Entry) -> EntryId {
         e.hashed = !e.one_packet;
+        e.next = None;
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
                 self.slots.push(Slot {
                     gen: 0,
-                    heap_at: None,
+                    queued_at: None,
                     entry: None,
                 });
                 (self.slots.len() - 1) as u32
@@ -215,8 +259,7 @@ impl Table {
             if e.template {
                 self.templates.insert(e.template_key(), id);
             } else {
-                self.conns_in.insert(e.conn_key(), id);
-                self.conns_out.insert(e.out_key(), id);
+                e.next = self.conns.insert(e.client_key(), id);
             }
         }
         if e.template {
@@ -225,7 +268,7 @@ impl Table {
             self.n_conns += 1;
         }
         let slot = &mut self.slots[idx as usize];
-        slot.heap_at = None;
+        slot.queued_at = None;
         slot.entry = Some(e);
         id
     }
@@ -236,20 +279,39 @@ impl Table {
         if !e.hashed {
             return;
         }
-        let (template, ck, ok, tk) = (e.template, e.conn_key(), e.out_key(), e.template_key());
-        if template {
+        if e.template {
+            let tk = e.template_key();
             if self.templates.get(&tk) == Some(&id) {
                 self.templates.remove(&tk);
             }
         } else {
-            if self.conns_in.get(&ck) == Some(&id) {
-                self.conns_in.remove(&ck);
-            }
-            if self.conns_out.get(&ok) == Some(&id) {
-                self.conns_out.remove(&ok);
+            let (ck, next) = (e.client_key(), e.next);
+            let head = self.conns.get(&ck).copied();
+            if head == Some(id) {
+                match next {
+                    Some(n) => {
+                        self.conns.insert(ck, n);
+                    }
+                    None => {
+                        self.conns.remove(&ck);
+                    }
+                }
+            } else {
+                // Unlink from the middle of the chain (chains are short: one client port).
+                let mut cur = head;
+                while let Some(c) = cur {
+                    let ce = self.get(c).next;
+                    if ce == Some(id) {
+                        self.get_mut(c).next = next;
+                        break;
+                    }
+                    cur = ce;
+                }
             }
         }
-        self.get_mut(id).hashed = false;
+        let e = self.get_mut(id);
+        e.hashed = false;
+        e.next = None;
     }
 
     /// Free an entry (already unhashed and unlinked from its controller and dest).
@@ -258,7 +320,7 @@ impl Table {
         let slot = &mut self.slots[id.0 as usize];
         let e = slot.entry.take().expect("live entry");
         slot.gen = slot.gen.wrapping_add(1);
-        slot.heap_at = None;
+        slot.queued_at = None;
         self.free.push(id.0);
         if e.template {
             self.n_templates -= 1;
@@ -272,25 +334,20 @@ impl Table {
     pub fn arm(&mut self, id: EntryId, at: Time) {
         let slot = &mut self.slots[id.0 as usize];
         slot.entry.as_mut().expect("live entry").deadline = Some(at);
-        // Only an earlier deadline needs a new heap item; a later one is found when the
-        // outstanding item pops (see `pop_due`).
-        if slot.heap_at.is_none_or(|h| at < h) {
-            slot.heap_at = Some(at);
-            self.seq += 1;
-            self.heap.push(Reverse((at, self.seq, id.0, slot.gen)));
+        // Only an earlier deadline needs a new queue item; a later one is found when the
+        // queued item comes due (see `pop_due`).
+        if slot.queued_at.is_none_or(|q| at < q) {
+            slot.queued_at = Some(at);
+            self.timers.push(at, id.0, slot.gen);
         }
     }
 
     /// The next entry whose timer is due at or before `now`, in deadline order (ties in arming
     /// order). Returns the entry and its deadline.
     pub fn pop_due(&mut self, now: Time) -> Option<(EntryId, Time)> {
-        while let Some(Reverse((at, _, idx, gen))) = self.heap.peek().copied() {
-            if at > now {
-                return None;
-            }
-            self.heap.pop();
+        while let Some((at, idx, gen)) = self.timers.pop_due(now) {
             let slot = &mut self.slots[idx as usize];
-            if slot.gen != gen || slot.heap_at != Some(at) {
+            if slot.gen != gen || slot.queued_at != Some(at) {
                 continue; // stale item: entry freed, or an earlier item superseded this one
             }
             let Some(e) = slot.entry.as_ref() else {
@@ -298,16 +355,15 @@ impl Table {
             };
             match e.deadline {
                 Some(d) if d == at => {
-                    slot.heap_at = None;
+                    slot.queued_at = None;
                     return Some((EntryId(idx), at));
                 }
                 Some(d) if d > at => {
-                    // Re-armed later since this item was pushed: move the item.
-                    slot.heap_at = Some(d);
-                    self.seq += 1;
-                    self.heap.push(Reverse((d, self.seq, idx, gen)));
+                    // Re-armed later since this item was queued: queue it again.
+                    slot.queued_at = Some(d);
+                    self.timers.push(d, idx, gen);
                 }
-                _ => slot.heap_at = None, // disarmed
+                _ => slot.queued_at = None, // disarmed
             }
         }
         None
@@ -322,5 +378,153 @@ impl Table {
         e.vport = 0xffff;
         e.dport = 0xffff;
         e.cport = 0;
+    }
+}
+
+/// log2 of a calendar slot's width in nanoseconds: 2^24 ns ≈ 16.8 ms.
+const SLOT_SHIFT: u32 = 24;
+/// Slots in the calendar ring: 2^16 × 16.8 ms ≈ 1100 s, longer than every default timeout.
+const RING_SLOTS: u64 = 1 << 16;
+
+type TimerItem = (Time, u64, u32, u32);
+
+/// A calendar queue of timer items `(deadline, seq, slot index, generation)`.
+///
+/// Items within the ring's span sit unsorted in the slot of their deadline; longer ones wait
+/// in a heap (`far`) until the ring reaches them. When time advances, every slot up to `now`
+/// is drained into a small heap (`ready`), which hands items out in exact `(deadline, seq)`
+/// order. Pushing and popping are O(1) apart from that small heap.
+#[derive(Clone, Debug, Default)]
+pub struct Timers {
+    ring: Vec<Vec<TimerItem>>,
+    in_ring: usize,
+    /// First slot (absolute index) not drained yet.
+    cursor: u64,
+    ready: BinaryHeap<Reverse<TimerItem>>,
+    far: BinaryHeap<Reverse<TimerItem>>,
+    seq: u64,
+}
+
+fn slot_of(t: Time) -> u64 {
+    t.0 >> SLOT_SHIFT
+}
+
+impl Timers {
+    pub fn push(&mut self, at: Time, idx: u32, gen: u32) {
+        self.seq += 1;
+        self.place((at, self.seq, idx, gen));
+    }
+
+    fn place(&mut self, item: TimerItem) {
+        let s = slot_of(item.0);
+        if s < self.cursor {
+            self.ready.push(Reverse(item));
+        } else if s < self.cursor + RING_SLOTS {
+            if self.ring.is_empty() {
+                self.ring = vec![Vec::new(); RING_SLOTS as usize];
+            }
+            self.ring[(s % RING_SLOTS) as usize].push(item);
+            self.in_ring += 1;
+        } else {
+            self.far.push(Reverse(item));
+        }
+    }
+
+    /// Drain every slot up to `now`'s into `ready`.
+    fn fill(&mut self, now: Time) {
+        let now_slot = slot_of(now);
+        while self.cursor <= now_slot {
+            while let Some(Reverse(it)) = self.far.peek().copied() {
+                if slot_of(it.0) >= self.cursor + RING_SLOTS {
+                    break;
+                }
+                self.far.pop();
+                self.place(it);
+            }
+            if self.in_ring == 0 {
+                // Nothing in the ring: jump to the earlier of `now` and the first far item.
+                let next_far = self
+                    .far
+                    .peek()
+                    .map(|Reverse(it)| slot_of(it.0))
+                    .unwrap_or(u64::MAX);
+                let target = now_slot.min(next_far);
+                if target > self.cursor {
+                    self.cursor = target;
+                    continue;
+                }
+            }
+            if !self.ring.is_empty() {
+                let bucket = &mut self.ring[(self.cursor % RING_SLOTS) as usize];
+                self.in_ring -= bucket.len();
+                for it in bucket.drain(..) {
+                    self.ready.push(Reverse(it));
+                }
+            }
+            self.cursor += 1;
+        }
+    }
+
+    /// The next item due at or before `now`, if any.
+    pub fn pop_due(&mut self, now: Time) -> Option<(Time, u32, u32)> {
+        if self.ready.peek().is_none_or(|Reverse(it)| it.0 > now) {
+            self.fill(now);
+        }
+        match self.ready.peek() {
+            Some(Reverse(it)) if it.0 <= now => {
+                let (at, _, idx, gen) = self.ready.pop().expect("peeked").0;
+                Some((at, idx, gen))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod timer_tests {
+    use super::*;
+
+    /// Items come out in (deadline, arming order) whatever their distance: same slot, other
+    /// slots, beyond the ring, and after a long idle gap.
+    #[test]
+    fn calendar_queue_pops_in_exact_order() {
+        let mut t = Timers::default();
+        let secs = |s: f64| Time::from_secs_f64(s).unwrap();
+        let items = [
+            (secs(5.0), 1),
+            (secs(0.001), 2),
+            (secs(0.0012), 3),
+            (secs(5.0), 4),
+            (secs(3000.0), 5),
+            (secs(2_000_000.0), 6),
+            (secs(0.0012), 7),
+            (secs(1100.5), 8),
+        ];
+        for (at, id) in items {
+            t.push(at, id, 0);
+        }
+        let mut out = vec![];
+        while let Some((at, id, _)) = t.pop_due(secs(10.0)) {
+            out.push((at, id));
+        }
+        assert_eq!(
+            out,
+            vec![
+                (secs(0.001), 2),
+                (secs(0.0012), 3),
+                (secs(0.0012), 7),
+                (secs(5.0), 1),
+                (secs(5.0), 4)
+            ]
+        );
+        // Pushed after time moved on, due immediately.
+        t.push(secs(9.0), 9, 0);
+        assert_eq!(t.pop_due(secs(10.0)), Some((secs(9.0), 9, 0)));
+        assert_eq!(t.pop_due(secs(1100.4999)), None);
+        assert_eq!(t.pop_due(secs(1100.5)), Some((secs(1100.5), 8, 0)));
+        assert_eq!(t.pop_due(secs(2999.0)), None);
+        assert_eq!(t.pop_due(secs(1e7)), Some((secs(3000.0), 5, 0)));
+        assert_eq!(t.pop_due(secs(1e7)), Some((secs(2_000_000.0), 6, 0)));
+        assert_eq!(t.pop_due(secs(1e9)), None);
     }
 }

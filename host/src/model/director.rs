@@ -936,17 +936,27 @@ impl Director {
 
     /// `ip_vs_sched_persist()` (§5).
     fn sched_persist(&mut self, k: ServiceKey, pkt: &Packet, mark: u32) -> Result<Sched, Ignored> {
-        let conf = self.services[&k].conf.clone();
-        if conf.pe.is_some() {
+        // Copy what is needed: no allocation on this path.
+        let (has_pe, svc_port, svc_af, netmask, persistence, ops) = {
+            let c = &self.services[&k].conf;
+            (
+                c.pe.is_some(),
+                c.key.port(),
+                c.key.af(),
+                c.netmask,
+                c.persistence,
+                c.ops,
+            )
+        };
+        if has_pe {
             // ip_vs_sip_fill_param(): needs a UDP datagram with a Call-ID header. The model
             // sees no payload, which the kernel treats like a missing Call-ID.
             return Err(Ignored::Drop(
                 "persistence engine could not parse the packet (no SIP Call-ID)",
             ));
         }
-        let (dst_port, svc_port) = (pkt.dst.port(), conf.key.port());
-        let svc_af = conf.key.af();
-        let snet = conf.netmask.apply(pkt.src.ip());
+        let dst_port = pkt.dst.port();
+        let snet = netmask.apply(pkt.src.ip());
         let mut proto = pkt.proto.number();
         let mut vaddr = pkt.dst.ip();
         let mut vport = 0;
@@ -965,8 +975,8 @@ impl Director {
             vaddr,
             vport,
         };
-        let timeout = Duration::from_secs(conf.persistence.unwrap_or(0) as u64);
-        let one_packet = conf.ops && pkt.proto == Proto::Udp;
+        let timeout = Duration::from_secs(persistence.unwrap_or(0) as u64);
+        let one_packet = ops && pkt.proto == Proto::Udp;
 
         let mut found = self.table.lookup_template(&key);
         if let Some(ct) = found {
@@ -1013,6 +1023,7 @@ impl Director {
                     n_control: 0,
                     fwmark: mark,
                     hashed: false,
+                    next: None,
                 };
                 let ct = self.table.insert(e);
                 self.bind_dest(dest, true);
@@ -1076,6 +1087,7 @@ impl Director {
             n_control: 0,
             fwmark: mark,
             hashed: false,
+            next: None,
         };
         let id = self.table.insert(e);
         self.bind_dest(dest, false);
@@ -1113,6 +1125,7 @@ impl Director {
                 n_control: 0,
                 fwmark: mark,
                 hashed: false,
+                next: None,
             };
             return Sched::Entry(self.table.insert(e), None);
         }
