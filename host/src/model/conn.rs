@@ -19,7 +19,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use super::sched::DestId;
-use super::types::{Af, FwdMethod, Time};
+use super::types::{Af, FwdMethod, Packet, Time};
 
 /// Index of an entry in the arena. Reused after the entry is freed; timer items carry the
 /// entry's generation so that a reused slot does not inherit an old timer.
@@ -140,6 +140,53 @@ pub struct Table {
 }
 
 impl Entry {
+    /// A fresh entry as `ip_vs_conn_new()` makes it: not a template, no dest, state 0,
+    /// INACTIVE, timeout 3 s, timer not armed, not hashed.
+    pub fn new(
+        proto: u8,
+        af: Af,
+        client: (IpAddr, u16),
+        virt: (IpAddr, u16),
+        dest: (IpAddr, u16),
+    ) -> Entry {
+        Entry {
+            template: false,
+            proto,
+            af,
+            caddr: client.0,
+            cport: client.1,
+            vaddr: virt.0,
+            vport: virt.1,
+            daddr: dest.0,
+            dport: dest.1,
+            dest: None,
+            fwd: FwdMethod::Route,
+            inactive: true,
+            no_output: false,
+            one_packet: false,
+            bypass: false,
+            state: 0,
+            assured: false,
+            timeout: Duration::from_secs(3),
+            deadline: None,
+            control: None,
+            n_control: 0,
+            fwmark: 0,
+            hashed: false,
+            next: None,
+        }
+    }
+    /// A fresh connection entry for a client → VIP packet, forwarding to `dest`.
+    pub fn for_packet(pkt: &Packet, dest: (IpAddr, u16)) -> Entry {
+        let (src, dst) = (pkt.src, pkt.dst);
+        Entry::new(
+            pkt.proto.number(),
+            pkt.af(),
+            (src.ip(), src.port()),
+            (dst.ip(), dst.port()),
+            dest,
+        )
+    }
     fn client_key(&self) -> ClientKey {
         ClientKey {
             proto: self.proto,

@@ -1001,29 +1001,18 @@ impl Director {
                 };
                 let e = Entry {
                     template: true,
-                    proto,
-                    af: svc_af,
-                    caddr: snet,
-                    cport: 0,
-                    vaddr,
-                    vport,
-                    daddr: d.conf.addr,
-                    dport: tdport,
+                    inactive: false,
                     dest: Some(dest),
                     fwd: d.conf.fwd,
-                    inactive: false,
-                    no_output: false,
-                    one_packet: false,
-                    bypass: false,
-                    state: 0,
-                    assured: false,
                     timeout,
-                    deadline: None,
-                    control: None,
-                    n_control: 0,
                     fwmark: mark,
-                    hashed: false,
-                    next: None,
+                    ..Entry::new(
+                        proto,
+                        svc_af,
+                        (snet, 0),
+                        (vaddr, vport),
+                        (d.conf.addr, tdport),
+                    )
                 };
                 let ct = self.table.insert(e);
                 self.bind_dest(dest, true);
@@ -1064,30 +1053,12 @@ impl Director {
     ) -> EntryId {
         let d = &self.dests[dest.0 as usize];
         let e = Entry {
-            template: false,
-            proto: pkt.proto.number(),
-            af: pkt.af(),
-            caddr: pkt.src.ip(),
-            cport: pkt.src.port(),
-            vaddr: pkt.dst.ip(),
-            vport: pkt.dst.port(),
-            daddr: d.conf.addr,
-            dport,
             dest: Some(dest),
             fwd: d.conf.fwd,
-            inactive: true,
             no_output: d.conf.fwd.no_output(),
             one_packet,
-            bypass: false,
-            state: 0,
-            assured: false,
-            timeout: Duration::from_secs(3),
-            deadline: None,
-            control: None,
-            n_control: 0,
             fwmark: mark,
-            hashed: false,
-            next: None,
+            ..Entry::for_packet(pkt, (d.conf.addr, dport))
         };
         let id = self.table.insert(e);
         self.bind_dest(dest, false);
@@ -1102,30 +1073,11 @@ impl Director {
             // (The kernel requires a non-local unicast destination; the model cannot know which
             // addresses are local and assumes a transparent setup.)
             let e = Entry {
-                template: false,
-                proto: pkt.proto.number(),
-                af: pkt.af(),
-                caddr: pkt.src.ip(),
-                cport: pkt.src.port(),
-                vaddr: pkt.dst.ip(),
-                vport: pkt.dst.port(),
-                daddr: pkt.dst.ip(),
-                dport: pkt.dst.port(),
-                dest: None,
-                fwd: FwdMethod::Route,
-                inactive: true,
                 no_output: true,
                 one_packet: svc.ops && pkt.proto == Proto::Udp,
                 bypass: true,
-                state: 0,
-                assured: false,
-                timeout: Duration::from_secs(3),
-                deadline: None,
-                control: None,
-                n_control: 0,
                 fwmark: mark,
-                hashed: false,
-                next: None,
+                ..Entry::for_packet(pkt, (pkt.dst.ip(), pkt.dst.port()))
             };
             return Sched::Entry(self.table.insert(e), None);
         }
