@@ -108,6 +108,9 @@ pub struct Entry {
     pub hashed: bool,
     /// Next (older) entry in the same client-side chain.
     pub(crate) next: Option<EntryId>,
+    /// A cache (the card) holds this connection and refreshes it on hits without telling the
+    /// model: when its timer fires, the model first asks when it was last refreshed.
+    pub offloaded: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -174,6 +177,7 @@ impl Entry {
             fwmark: 0,
             hashed: false,
             next: None,
+            offloaded: false,
         }
     }
     /// A fresh connection entry for a client → VIP packet, forwarding to `dest`.

@@ -14,7 +14,8 @@ use super::error::ModelError;
 use super::fwmark::MarkRules;
 use super::proto::{self, StateDir, Timeouts};
 use super::sched::{new_scheduler, DestChange, DestId, DestView};
-use super::service::{Dest, Service};
+pub use super::service::Dest;
+use super::service::Service;
 use super::sysctl::Sysctls;
 use super::types::*;
 
@@ -48,6 +49,8 @@ pub struct Director {
     now: Time,
     /// Scratch buffer for scheduler views (no allocation per scheduling decision).
     scratch: Vec<DestView>,
+    /// Changes to cacheable entries since the last `take_changes()` (when enabled).
+    journal: Option<Vec<EntryChange>>,
 }
 
 /// Outcome of trying to schedule a packet without an entry.
@@ -457,11 +460,33 @@ impl Director {
     /// Fire every timer due at or before `now` and move the model's clock there.
     /// Time never goes backwards: an earlier `now` is treated as the current time.
     pub fn advance(&mut self, now: Time) {
+        self.advance_with(now, &mut |_| None);
+    }
+
+    /// [`Director::advance`] for a model whose offloaded connections are refreshed elsewhere
+    /// (the card refreshes an entry on every hit without telling the host): when such an
+    /// entry's timer fires, `last_refresh` is asked when it was last refreshed, and the entry
+    /// lives on until `last_refresh + timeout` if that is later.
+    pub fn advance_with(
+        &mut self,
+        now: Time,
+        last_refresh: &mut dyn FnMut(&EntryView) -> Option<Time>,
+    ) {
         if now < self.now {
             return;
         }
         while let Some((id, at)) = self.table.pop_due(now) {
             self.now = at;
+            let e = self.table.get(id);
+            if e.offloaded && !e.template {
+                if let Some(lr) = last_refresh(&self.view(id)) {
+                    let d = lr.plus(self.table.get(id).timeout);
+                    if d > at {
+                        self.table.arm(id, d);
+                        continue;
+                    }
+                }
+            }
             self.expire(id, at);
         }
         self.now = now;
@@ -474,9 +499,10 @@ impl Director {
             let e = self.table.get_mut(id);
             e.timeout = EXPIRE_LATER;
             self.table.arm(id, at.plus(EXPIRE_LATER));
+            self.note_upsert(id);
             return;
         }
-        self.table.unhash(id);
+        self.unhash(id);
         let e = self.table.get(id);
         let (control, forced) = (e.control, e.timeout.is_zero());
         if let Some(ct) = control {
@@ -505,7 +531,7 @@ impl Director {
     /// `ip_vs_conn_expire_now()`: the entry's timer fires at the next timer run, after the
     /// current packet. Its lookup key is released at once so a new entry can take it.
     fn expire_now(&mut self, id: EntryId) {
-        self.table.unhash(id);
+        self.unhash(id);
         let now = self.now;
         self.table.arm(id, now);
     }
@@ -519,7 +545,121 @@ impl Director {
         } else {
             let at = self.now.plus(e.timeout);
             self.table.arm(id, at);
+            self.note_upsert(id);
         }
+    }
+
+    /// Remove an entry from its lookup map, telling the journal.
+    fn unhash(&mut self, id: EntryId) {
+        if self.journal.is_some() && self.table.get(id).hashed {
+            let key = self.view(id).key;
+            if let Some(j) = self.journal.as_mut() {
+                j.push(EntryChange::Removed(key));
+            }
+        }
+        self.table.unhash(id);
+    }
+
+    fn note_upsert(&mut self, id: EntryId) {
+        if self.journal.is_some() && self.table.get(id).hashed {
+            let v = self.view(id);
+            if let Some(j) = self.journal.as_mut() {
+                j.push(EntryChange::Upsert(v));
+            }
+        }
+    }
+
+    fn view(&self, id: EntryId) -> EntryView {
+        let e = self.table.get(id);
+        EntryView {
+            key: EntryKey {
+                template: e.template,
+                af: e.af,
+                proto: e.proto,
+                client: SocketAddr::new(e.caddr, e.cport),
+                virt: SocketAddr::new(e.vaddr, e.vport),
+            },
+            dest: e.dest,
+            daddr: SocketAddr::new(e.daddr, e.dport),
+            fwd: e.fwd,
+            state: e.state,
+            timeout: e.timeout,
+            deadline: e.deadline,
+            controlled: e.control.is_some(),
+            n_control: e.n_control,
+            assured: e.assured,
+            offloaded: e.offloaded,
+        }
+    }
+
+    // ---------------------------------------------------------------- cache support
+
+    /// Start recording changes to connection entries and templates (for a cache to mirror).
+    pub fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// The changes recorded since the last call, in order.
+    pub fn take_changes(&mut self) -> Vec<EntryChange> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The entry with this key, if it is in its lookup map.
+    fn find(&self, key: &EntryKey) -> Option<EntryId> {
+        if key.template {
+            self.table.lookup_template(&TemplateKey {
+                af: key.af,
+                proto: key.proto,
+                caddr: key.client.ip(),
+                vaddr: key.virt.ip(),
+                vport: key.virt.port(),
+            })
+        } else {
+            self.table.lookup_in(&ConnKey {
+                proto: key.proto,
+                caddr: key.client.ip(),
+                cport: key.client.port(),
+                vaddr: key.virt.ip(),
+                vport: key.virt.port(),
+            })
+        }
+    }
+
+    /// What the model holds for `key`.
+    pub fn entry(&self, key: &EntryKey) -> Option<EntryView> {
+        self.find(key).map(|id| self.view(id))
+    }
+
+    /// Mark a connection as held (and refreshed) by a cache, or not. False if there is none.
+    pub fn set_offloaded(&mut self, key: &EntryKey, on: bool) -> bool {
+        match self.find(key) {
+            Some(id) => {
+                self.table.get_mut(id).offloaded = on;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A real server by id (including ones in the trash).
+    pub fn dest(&self, id: DestId) -> Option<&Dest> {
+        self.dests.get(id.0 as usize)
+    }
+
+    /// Every real server the model knows, with its id.
+    pub fn dests(&self) -> impl Iterator<Item = (DestId, &Dest)> {
+        self.dests
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (DestId(i as u32), d))
+    }
+
+    /// A service's real servers in kernel list order.
+    pub fn service_dests(&self, key: &ServiceKey) -> Option<&[DestId]> {
+        self.services.get(key).map(|s| s.dests.as_slice())
     }
 
     /// `ip_vs_bind_dest()`.
@@ -981,6 +1121,7 @@ impl Director {
         let mut found = self.table.lookup_template(&key);
         if let Some(ct) = found {
             if !self.check_template(ct) {
+                self.unhash(ct);
                 self.table.invalidate_template(ct);
                 found = None;
             }
@@ -1169,4 +1310,47 @@ fn unicast(a: &IpAddr) -> bool {
                 || v.is_loopback()
         }
     }
+}
+
+/// How an entry is found: a connection by its client and virtual endpoints, a template by its
+/// §5.2 key (client = masked address with port 0; virtual = VIP or fwmark-as-address, and port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntryKey {
+    pub template: bool,
+    pub af: Af,
+    /// IP protocol number (0 for fwmark templates).
+    pub proto: u8,
+    pub client: SocketAddr,
+    pub virt: SocketAddr,
+}
+
+/// A connection entry or template as a cache needs to see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryView {
+    pub key: EntryKey,
+    /// The real server (`None` for cache-bypass entries).
+    pub dest: Option<DestId>,
+    /// Where the connection forwards to (templates: the real server, port per §5.4).
+    pub daddr: SocketAddr,
+    pub fwd: FwdMethod,
+    /// Protocol state (kernel numbering, see `model::proto`); 0 for templates.
+    pub state: u8,
+    pub timeout: Duration,
+    /// When the entry's timer fires; `deadline - timeout` is its last refresh.
+    pub deadline: Option<Time>,
+    /// Controlled by a template.
+    pub controlled: bool,
+    /// Entries it controls (templates).
+    pub n_control: u32,
+    pub assured: bool,
+    pub offloaded: bool,
+}
+
+/// A change to a cacheable entry, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryChange {
+    /// Created, or its state, timeout or timer changed through the model.
+    Upsert(EntryView),
+    /// No longer found by lookups (freed, replaced, or a template invalidated).
+    Removed(EntryKey),
 }

@@ -10,7 +10,7 @@ pub mod service;
 pub mod sysctl;
 pub mod types;
 
-pub use director::{Director, EntryInfo};
+pub use director::{Director, EntryChange, EntryInfo, EntryKey, EntryView};
 pub use error::ModelError;
 pub use sysctl::Sysctls;
 pub use types::*;

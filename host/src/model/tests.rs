@@ -756,3 +756,80 @@ fn s6_4_edit_with_same_scheduler_keeps_state_and_templates() {
         Some(Scheduler),
     );
 }
+
+#[test]
+fn cache_journal_records_creations_changes_and_removals() {
+    let (mut d, _) = persistent_24();
+    d.enable_journal();
+    let c = "198.51.100.7:1000";
+    d.process(t(0.0), &syn(c, VIP));
+    let ch = d.take_changes();
+    // The template's timer restarts (conn_put(ct)) before the connection's own put.
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    let EntryChange::Upsert(tpl) = &ch[0] else {
+        panic!("{ch:?}")
+    };
+    assert!(tpl.key.template);
+    assert_eq!(tpl.key.client, sa("198.51.100.0:0"));
+    assert_eq!(tpl.key.virt, sa(VIP));
+    assert_eq!(tpl.deadline, Some(t(300.0)));
+    let EntryChange::Upsert(conn) = &ch[1] else {
+        panic!("{ch:?}")
+    };
+    assert!(!conn.key.template && conn.controlled);
+    assert_eq!(conn.state, proto::TCP_SYN_RECV);
+    assert_eq!(conn.deadline, Some(t(60.0)));
+    // ACK: ESTABLISHED, 900 s.
+    d.process(t(1.0), &ack(c, VIP));
+    let ch = d.take_changes();
+    assert!(
+        matches!(&ch[..], [EntryChange::Upsert(v)] if v.state == proto::TCP_ESTABLISHED && v.deadline == Some(t(901.0)))
+    );
+    // At 300 the template is deferred (n_control 1): timeout 60, deadline 360.
+    d.advance(t(300.0));
+    let ch = d.take_changes();
+    assert!(
+        matches!(&ch[..], [EntryChange::Upsert(v)] if v.key.template && v.deadline == Some(t(360.0))),
+        "{ch:?}"
+    );
+    // The connection expires at 901; the template's next re-check after that frees it.
+    d.advance(t(1000.0));
+    let ch = d.take_changes();
+    assert!(
+        ch.iter()
+            .any(|c| matches!(c, EntryChange::Removed(k) if !k.template)),
+        "{ch:?}"
+    );
+    assert!(
+        ch.iter()
+            .any(|c| matches!(c, EntryChange::Removed(k) if k.template)),
+        "{ch:?}"
+    );
+    assert_eq!(d.conn_count() + d.template_count(), 0);
+}
+
+#[test]
+fn offloaded_connection_lives_until_the_cache_last_refresh_plus_timeout() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
+    let c = "198.51.100.7:1000";
+    d.process(t(0.0), &syn(c, VIP));
+    d.process(t(1.0), &ack(c, VIP)); // ESTABLISHED until 901
+    let key = d.entries()[0].clone();
+    let ek = EntryKey {
+        template: false,
+        af: Af::Inet,
+        proto: 6,
+        client: key.client,
+        virt: key.virt,
+    };
+    assert!(d.set_offloaded(&ek, true));
+    // The cache saw a hit at 800: the entry lives until 1700.
+    d.advance_with(t(1699.0), &mut |v| {
+        assert_eq!(v.key, ek);
+        Some(t(800.0))
+    });
+    assert_eq!(d.conn_count(), 1);
+    d.advance_with(t(1700.0), &mut |_| Some(t(800.0)));
+    assert_eq!(d.conn_count(), 0);
+}
