@@ -112,3 +112,12 @@ pub fn front_bits128<const N: usize>(x: u128) -> Bits<N> {
         lo
     }
 }
+
+/// An ABI image (word k in bits 32k+31..32k) as `Bits<N>`.
+pub fn front_words_to_bits<const N: usize>(w: &[u32]) -> Bits<N> {
+    w.iter()
+        .enumerate()
+        .fold(Bits::<N>::default(), |acc, (k, &x)| {
+            acc | (Bits::<N>::from(x as u64) << (32 * k as u64))
+        })
+}

@@ -5,4 +5,5 @@
 //! See `hdl/README.md` for the pipeline, latencies and resources.
 
 pub mod common;
+pub mod fwmark;
 pub mod parser;
