@@ -7,3 +7,4 @@
 pub mod common;
 pub mod fwmark;
 pub mod parser;
+pub mod service;
