@@ -466,7 +466,7 @@ mod tests {
     }
 
     fn read<const S: usize>(u: &ServiceLookup<S>, want: &Out) -> Out {
-        let entry = want.entry.map(|e| {
+        let entry = want.entry.inspect(|e| {
             // compare the data fields the block outputs against the expected entry's image
             let w = e.encode().unwrap();
             let img: Bits<SERVICE_BITS> = front_words_to_bits(&w);
@@ -482,7 +482,6 @@ mod tests {
                 matches!(e.key, ServiceKey::Fwmark { .. }),
                 "is_fwmark"
             );
-            e
         });
         Out {
             hit: u.out_hit.val(),
