@@ -3,3 +3,8 @@
 //! Layouts, sizes and the hash come from `lvsnic-abi`; nothing is redefined here.
 //!
 //! See `hdl/README.md` for the pipeline, latencies and resources.
+
+pub mod common;
+pub mod fwmark;
+pub mod parser;
+pub mod service;
