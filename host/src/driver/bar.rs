@@ -39,8 +39,17 @@ impl<D: Device> Bar<D> {
     }
 
     /// BAR0 offset of `block.reg[index]`, from the ABI, inside the BAR.
-    pub fn offset(&self, block: &'static str, reg: &'static str, index: u32) -> Result<u32, DriverError> {
-        let off = regs::offset_of(block, reg, index).ok_or(DriverError::NoSuchRegister { block, reg, index })?;
+    pub fn offset(
+        &self,
+        block: &'static str,
+        reg: &'static str,
+        index: u32,
+    ) -> Result<u32, DriverError> {
+        let off = regs::offset_of(block, reg, index).ok_or(DriverError::NoSuchRegister {
+            block,
+            reg,
+            index,
+        })?;
         let size = self.dev.bar_size();
         if off % 4 != 0 || off.checked_add(4).is_none_or(|end| end > size) {
             return Err(DriverError::OutOfBar { offset: off, size });
@@ -49,23 +58,43 @@ impl<D: Device> Bar<D> {
     }
 
     /// Read `block.reg[index]`.
-    pub fn read(&mut self, block: &'static str, reg: &'static str, index: u32) -> Result<u32, DriverError> {
+    pub fn read(
+        &mut self,
+        block: &'static str,
+        reg: &'static str,
+        index: u32,
+    ) -> Result<u32, DriverError> {
         let off = self.offset(block, reg, index)?;
         self.dev.read32(off)
     }
 
     /// Write `block.reg[index]`.
-    pub fn write(&mut self, block: &'static str, reg: &'static str, index: u32, value: u32) -> Result<(), DriverError> {
+    pub fn write(
+        &mut self,
+        block: &'static str,
+        reg: &'static str,
+        index: u32,
+        value: u32,
+    ) -> Result<(), DriverError> {
         let off = self.offset(block, reg, index)?;
         self.dev.write32(off, value)
     }
 
     /// Read one named field of a register.
-    pub fn field(&mut self, block: &'static str, reg: &'static str, field: &'static str) -> Result<u32, DriverError> {
+    pub fn field(
+        &mut self,
+        block: &'static str,
+        reg: &'static str,
+        field: &'static str,
+    ) -> Result<u32, DriverError> {
         let f = regs::block(block)
             .and_then(|b| b.reg(reg))
             .and_then(|r| r.field(field))
-            .ok_or(DriverError::NoSuchRegister { block, reg, index: 0 })?;
+            .ok_or(DriverError::NoSuchRegister {
+                block,
+                reg,
+                index: 0,
+            })?;
         Ok(f.get(self.read(block, reg, 0)?))
     }
 
@@ -73,10 +102,14 @@ impl<D: Device> Bar<D> {
     pub fn probe(&mut self) -> Result<CardInfo, DriverError> {
         let magic = self.read("ID", "MAGIC", 0)?;
         if magic != MAGIC {
-            return Err(DriverError::BadMagic { found: magic, expected: MAGIC });
+            return Err(DriverError::BadMagic {
+                found: magic,
+                expected: MAGIC,
+            });
         }
         let abi_version = self.read("ID", "ABI_VERSION", 0)?;
-        let abi_hash = (self.read("ID", "ABI_HASH_HI", 0)? as u64) << 32 | self.read("ID", "ABI_HASH_LO", 0)? as u64;
+        let abi_hash = (self.read("ID", "ABI_HASH_HI", 0)? as u64) << 32
+            | self.read("ID", "ABI_HASH_LO", 0)? as u64;
         let expected_hash = lvsnic_abi::abi_hash();
         if abi_version != ABI_VERSION || abi_hash != expected_hash {
             return Err(DriverError::AbiMismatch {
@@ -86,7 +119,11 @@ impl<D: Device> Bar<D> {
                 expected_hash,
             });
         }
-        let geom = |v: u32| TableGeometry { log2_buckets: v as u8, ways: (v >> 8) as u8, stash: (v >> 16) as u8 };
+        let geom = |v: u32| TableGeometry {
+            log2_buckets: v as u8,
+            ways: (v >> 8) as u8,
+            stash: (v >> 16) as u8,
+        };
         let conn = geom(self.read("ID", "CONN_GEOM", 0)?);
         let tpl = geom(self.read("ID", "TPL_GEOM", 0)?);
         for (name, g) in [("connection", conn), ("template", tpl)] {
@@ -128,9 +165,11 @@ pub(crate) mod tests {
         put("ABI_VERSION", ABI_VERSION);
         put("ABI_HASH_LO", h as u32);
         put("ABI_HASH_HI", (h >> 32) as u32);
-        let g = |g: TableGeometry| g.log2_buckets as u32 | (g.ways as u32) << 8 | (g.stash as u32) << 16;
-        put("CONN_GEOM", g(SIM_GEOMETRY));
-        put("TPL_GEOM", g(SIM_GEOMETRY));
+        let g = |g: TableGeometry| {
+            g.log2_buckets as u32 | (g.ways as u32) << 8 | (g.stash as u32) << 16
+        };
+        put("CONN_GEOM", g(SIM_GEOMETRY.conns));
+        put("TPL_GEOM", g(SIM_GEOMETRY.templates));
         put("SMALL_GEOM", 32 | 64 << 8 | 256 << 16);
         d.writes.clear();
         d
@@ -140,7 +179,7 @@ pub(crate) mod tests {
     fn probe_accepts_this_abi_and_reads_geometry() {
         let mut bar = Bar::new(fake_card());
         let info = bar.probe().unwrap();
-        assert_eq!(info.conn, SIM_GEOMETRY);
+        assert_eq!(info.conn, SIM_GEOMETRY.conns);
         assert_eq!((info.rules, info.services, info.dests), (32, 64, 256));
     }
 
@@ -150,18 +189,33 @@ pub(crate) mod tests {
         let off = regs::offset_of("ID", "ABI_HASH_LO", 0).unwrap();
         d.regs[off as usize / 4] ^= 1;
         let err = Bar::new(d).probe().unwrap_err().to_string();
-        assert!(err.contains("differs") && err.contains(&format!("{:#018x}", lvsnic_abi::abi_hash())), "{err}");
+        assert!(
+            err.contains("differs") && err.contains(&format!("{:#018x}", lvsnic_abi::abi_hash())),
+            "{err}"
+        );
         let mut d = fake_card();
         d.regs[regs::offset_of("ID", "MAGIC", 0).unwrap() as usize / 4] = 0xffff_ffff;
-        assert!(matches!(Bar::new(d).probe(), Err(DriverError::BadMagic { .. })));
+        assert!(matches!(
+            Bar::new(d).probe(),
+            Err(DriverError::BadMagic { .. })
+        ));
     }
 
     #[test]
     fn register_helpers_are_bounds_checked() {
         let mut bar = Bar::new(MemDevice::new(0x2000));
         assert!(bar.read("CTRL", "SCRATCH", 0).is_ok());
-        assert!(matches!(bar.read("TIME", "TICK", 0), Err(DriverError::OutOfBar { .. })));
-        assert!(matches!(bar.read("CMD", "DATA", 16), Err(DriverError::NoSuchRegister { .. })));
-        assert!(matches!(bar.read("NOPE", "X", 0), Err(DriverError::NoSuchRegister { .. })));
+        assert!(matches!(
+            bar.read("TIME", "TICK", 0),
+            Err(DriverError::OutOfBar { .. })
+        ));
+        assert!(matches!(
+            bar.read("CMD", "DATA", 16),
+            Err(DriverError::NoSuchRegister { .. })
+        ));
+        assert!(matches!(
+            bar.read("NOPE", "X", 0),
+            Err(DriverError::NoSuchRegister { .. })
+        ));
     }
 }

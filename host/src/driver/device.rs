@@ -37,11 +37,22 @@ pub struct MemDevice {
 
 impl MemDevice {
     pub fn new(bar_size: u32) -> Self {
-        MemDevice { regs: vec![0; bar_size as usize / 4], dma: Vec::new(), dma_base: 0x1_0000_0000, irq: false, writes: Vec::new() }
+        MemDevice {
+            regs: vec![0; bar_size as usize / 4],
+            dma: Vec::new(),
+            dma_base: 0x1_0000_0000,
+            irq: false,
+            writes: Vec::new(),
+        }
     }
     fn dma_range(&self, iova: u64, len: usize) -> Result<std::ops::Range<usize>, DriverError> {
-        let start = iova.checked_sub(self.dma_base).ok_or(DriverError::DmaOutOfRange { iova, len })? as usize;
-        let end = start.checked_add(len).filter(|e| *e <= self.dma.len()).ok_or(DriverError::DmaOutOfRange { iova, len })?;
+        let start = iova
+            .checked_sub(self.dma_base)
+            .ok_or(DriverError::DmaOutOfRange { iova, len })? as usize;
+        let end = start
+            .checked_add(len)
+            .filter(|e| *e <= self.dma.len())
+            .ok_or(DriverError::DmaOutOfRange { iova, len })?;
         Ok(start..end)
     }
 }
@@ -51,11 +62,20 @@ impl Device for MemDevice {
         (self.regs.len() * 4) as u32
     }
     fn read32(&mut self, offset: u32) -> Result<u32, DriverError> {
-        self.regs.get(offset as usize / 4).copied().ok_or(DriverError::OutOfBar { offset, size: self.bar_size() })
+        self.regs
+            .get(offset as usize / 4)
+            .copied()
+            .ok_or(DriverError::OutOfBar {
+                offset,
+                size: self.bar_size(),
+            })
     }
     fn write32(&mut self, offset: u32, value: u32) -> Result<(), DriverError> {
         let size = self.bar_size();
-        let r = self.regs.get_mut(offset as usize / 4).ok_or(DriverError::OutOfBar { offset, size })?;
+        let r = self
+            .regs
+            .get_mut(offset as usize / 4)
+            .ok_or(DriverError::OutOfBar { offset, size })?;
         *r = value;
         self.writes.push((offset, value));
         Ok(())

@@ -24,7 +24,11 @@ pub enum DriverError {
     #[error("register access at BAR0 offset {offset:#x} is outside the {size:#x}-byte BAR")]
     OutOfBar { offset: u32, size: u32 },
     #[error("no register {block}.{reg}[{index}] in the ABI")]
-    NoSuchRegister { block: &'static str, reg: &'static str, index: u32 },
+    NoSuchRegister {
+        block: &'static str,
+        reg: &'static str,
+        index: u32,
+    },
     #[error("DMA access at {iova:#x}+{len} is outside the mapped memory")]
     DmaOutOfRange { iova: u64, len: usize },
     #[error("not an lvsnic card: ID.MAGIC is {found:#010x}, expected {expected:#010x}")]
@@ -33,11 +37,20 @@ pub enum DriverError {
         "card ABI {found_version:#x}/{found_hash:#018x} differs from the driver's {expected_version:#x}/{expected_hash:#018x}: \
          rebuild the bitstream or the driver from the same source"
     )]
-    AbiMismatch { found_version: u32, found_hash: u64, expected_version: u32, expected_hash: u64 },
+    AbiMismatch {
+        found_version: u32,
+        found_hash: u64,
+        expected_version: u32,
+        expected_hash: u64,
+    },
     #[error("card reports an invalid geometry: {0}")]
     BadGeometry(String),
     #[error("command {op} on table {table} failed: {status}")]
-    Command { op: String, table: String, status: String },
+    Command {
+        op: String,
+        table: String,
+        status: String,
+    },
     #[error("card did not finish a command within {0} polls")]
     CommandTimeout(u32),
     #[error("card wrote a malformed record at ring slot {slot}: {source}")]
