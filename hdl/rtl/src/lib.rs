@@ -3,3 +3,7 @@
 //! Layouts, sizes and the hash come from `lvsnic-abi`; nothing is redefined here.
 //!
 //! See `hdl/README.md` for the pipeline, latencies and resources.
+
+pub mod hash;
+pub mod table;
+pub mod tables_common;
