@@ -388,7 +388,7 @@ mod tests {
         let mut checked = 0;
         let mut vecs = VECTORS.iter();
         for cyc in 0..260 {
-            let give = rng.next() % 4 != 0;
+            let give = !rng.next().is_multiple_of(4);
             if give {
                 let (k, seed) = match vecs.next() {
                     Some((k, s, _, _)) => (*k, *s),

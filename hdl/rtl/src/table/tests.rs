@@ -1,3 +1,5 @@
+#![allow(clippy::type_complexity)]
+
 use super::*;
 use crate::tables_common::{lint_verilog, Rng};
 use lvsnic_abi::hash::table_hashes;
@@ -104,6 +106,8 @@ fn run(seed: u64, cycles: usize, script: Vec<(Op, u64, Option<u32>)>) -> [usize;
     let mut evq: VecDeque<(u32, Bits<E>)> = VecDeque::new();
     // counters: lookups checked, hits, expired, cmds, ok inserts, full, events, write-backs
     let mut n = [0usize; 8];
+    // keys of recent hits: looked up again to collide with their own write-backs
+    let mut hot: Vec<[u32; 10]> = Vec::new();
     let total = cycles + 400;
     for cyc in 0..total {
         let draining = cyc >= cycles;
@@ -122,8 +126,10 @@ fn run(seed: u64, cycles: usize, script: Vec<(Op, u64, Option<u32>)>) -> [usize;
         uut.sweep_en.next = true;
         uut.sweep_interval.next = bits(if draining { 0 } else { 3 });
         uut.ev_ready.next = draining || rng.below(2) == 0;
-        let lk = !draining && rng.below(10) < 6;
-        let lk_key = if rng.below(5) == 0 {
+        let lk = !draining && rng.below(10) < 8;
+        let lk_key = if !hot.is_empty() && rng.below(2) == 0 {
+            hot[rng.below(hot.len() as u64) as usize]
+        } else if rng.below(5) == 0 {
             rand_key(&mut rng)
         } else {
             pool[rng.below(pool.len() as u64) as usize]
@@ -302,7 +308,11 @@ fn run(seed: u64, cycles: usize, script: Vec<(Op, u64, Option<u32>)>) -> [usize;
                     assert_eq!(uut.res_hit.val(), live);
                     if live {
                         n[1] += 1;
-                        if rng.below(2) == 0 && !draining {
+                        hot.push(k);
+                        if hot.len() > 3 {
+                            hot.remove(0);
+                        }
+                        if rng.below(4) != 0 && !draining {
                             // the decision stage refreshes (or, OPS-like, invalidates) later
                             let d = if rng.below(6) == 0 {
                                 Bits::default()
@@ -354,7 +364,7 @@ fn run(seed: u64, cycles: usize, script: Vec<(Op, u64, Option<u32>)>) -> [usize;
 
 #[test]
 fn random_against_model() {
-    let n = run(0x0123_4567_89ab_cdef, 2500, vec![]);
+    let n = run(0x0123_4567_89ab_cdef, 5000, vec![]);
     eprintln!(
         "lookups {} hits {} expired {} cmds {} inserts {} full {} events {} wbs {}",
         n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]
@@ -377,7 +387,7 @@ fn overflow_to_stash_then_full() {
             keys.push(k);
         }
     }
-    let (b0, b1) = ((f0 & m) as u32, (f1 & m) as u32);
+    let (b0, b1) = (f0 & m, f1 & m);
     let base = ((1 << LB) * W) as u32;
     let exp = [
         (ST_OK, Some(b0 * W as u32)),
@@ -428,4 +438,13 @@ fn verilog_lints_small() {
     uut.connect_all();
     let v = generate_verilog(&uut);
     lint_verilog("lvsnic_table_small", &v);
+}
+
+#[test]
+fn verilog_lints_build_geometry() {
+    // SIM_GEOMETRY: 4096 buckets x 4 ways + 8 stash, conn entries
+    let mut uut = HashTable::<12, 2, 8, CONN_BITS>::default();
+    uut.connect_all();
+    let v = generate_verilog(&uut);
+    lint_verilog("lvsnic_table_build", &v);
 }
