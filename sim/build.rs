@@ -40,7 +40,7 @@ fn main() {
     let _ = fs::remove_dir_all(&obj);
     let status = Command::new("verilator")
         .args(["--cc", "--top-module", "top", "--prefix", "Vcard", "-O3", "--x-assign", "fast"])
-        .args(["--x-initial", "fast", "--noassert", "--trace", "-Wno-fatal", "-Wno-WIDTH"])
+        .args(["--x-initial", "0", "--noassert", "--trace", "-Wno-fatal", "-Wno-WIDTH"])
         .args(["-Wno-DECLFILENAME", "-Wno-UNUSEDSIGNAL", "-Wno-lint", "-Wno-style", "-Mdir"])
         .arg(&obj)
         .arg(&vfile)

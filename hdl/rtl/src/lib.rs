@@ -6,5 +6,8 @@
 
 pub mod common;
 pub mod fwmark;
+pub mod hash;
 pub mod parser;
 pub mod service;
+pub mod table;
+pub mod tables_common;
