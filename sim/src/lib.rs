@@ -5,6 +5,7 @@
 //! * [`Model`] — one Verilated card: set inputs, run clock cycles, read outputs; optional VCD.
 //! * `unsafe` lives only in [`ffi`], each block with a `// SAFETY:` line.
 
+pub mod card;
 pub mod ffi;
 pub mod ports;
 
@@ -13,5 +14,6 @@ pub mod io {
     include!(concat!(env!("OUT_DIR"), "/mirror.rs"));
 }
 
+pub use card::{HostMemory, SimCard, Verdict};
 pub use ffi::Model;
 pub use io::{SimIn, SimOut, PORTS};
