@@ -102,3 +102,4 @@ pub fn compare(name: &str, actual: &str, expected: &str, trace: &str) -> Result<
         Err(format!("scenario {name}: output differs:{report}"))
     }
 }
+pub mod traffic;
