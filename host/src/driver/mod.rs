@@ -12,6 +12,7 @@ pub mod bar;
 pub mod cmd;
 pub mod device;
 pub mod ring;
+pub mod tables;
 
 pub use bar::{Bar, CardInfo};
 pub use device::{Device, MemDevice};
