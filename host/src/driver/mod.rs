@@ -9,6 +9,7 @@
 //! * [`cmd`] — the MMIO command interface (table writes, inserts, deletes, reads).
 
 pub mod bar;
+pub mod card;
 pub mod cmd;
 pub mod device;
 pub mod ring;
