@@ -208,7 +208,7 @@ impl<D: Device> Card<D> {
         let h = match rec {
             Record::Miss(m) => {
                 let (p, t) = match current {
-                    Some((id, p, t)) if id == m.pkt_id => (*p, t),
+                    Some((id, p, t)) if id == m.pkt_id || conn_key_of(p) == m.key => (*p, t),
                     _ => (
                         packet_of(&m.key, m.l4_info),
                         Time::from_millis(m.tick as u64),
