@@ -214,6 +214,40 @@ pub fn run_events_card<D: PacketPort>(
     Ok(summary)
 }
 
+/// `lvsnic replay --backend sim`: load the configuration and run the trace through a fresh
+/// co-simulated card.
+#[cfg(feature = "sim")]
+pub fn run_sim(
+    opts: &super::Options,
+    out: &mut dyn Write,
+    decisions: Option<&mut Vec<(usize, Decision, DecidedOn)>>,
+) -> Result<Summary, ReplayError> {
+    let path = match &opts.input {
+        super::Input::Trace(p) => p,
+        super::Input::Pcap(p) => {
+            return Err(ReplayError::Card(format!(
+                "{}: the sim backend replays traces (--trace), not captures",
+                p.display()
+            )))
+        }
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| ReplayError::Read {
+        path: name.clone(),
+        err,
+    })?;
+    let events = trace::parse_trace(&text, &name)?;
+    let director = super::load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+    run_events_card(
+        lvsnic_sim::SimCard::new(),
+        director,
+        &events,
+        &name,
+        out,
+        decisions,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
