@@ -13,6 +13,8 @@ pub mod card;
 pub mod cmd;
 pub mod device;
 pub mod ring;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod tables;
 
 pub use bar::{Bar, CardInfo};
