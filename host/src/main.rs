@@ -82,6 +82,10 @@ struct ReplayArgs {
 enum Backend {
     /// The golden software model.
     Model,
+    /// The co-simulated card (Verilated RTL) and the host driver; each line ends with
+    /// "backend":"card" (decided by the card) or "host" (a miss, or a packet the host decides).
+    #[cfg(feature = "sim")]
+    Sim,
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ExitCode {
@@ -93,7 +97,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Replay(a) => {
-            let Backend::Model = a.backend;
             let input = match (a.trace, a.pcap) {
                 (Some(t), None) => Input::Trace(t),
                 (None, Some(p)) => Input::Pcap(p),
@@ -107,7 +110,12 @@ fn main() -> ExitCode {
             };
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
-            match replay::run(&opts, &mut out) {
+            let result = match a.backend {
+                Backend::Model => replay::run(&opts, &mut out),
+                #[cfg(feature = "sim")]
+                Backend::Sim => replay::sim::run_sim(&opts, &mut out, None),
+            };
+            match result {
                 Ok(summary) => {
                     eprintln!("{summary}");
                     ExitCode::SUCCESS

@@ -9,9 +9,13 @@
 //! * [`cmd`] — the MMIO command interface (table writes, inserts, deletes, reads).
 
 pub mod bar;
+pub mod card;
 pub mod cmd;
 pub mod device;
 pub mod ring;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod tables;
 
 pub use bar::{Bar, CardInfo};
 pub use device::{Device, MemDevice};

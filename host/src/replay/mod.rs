@@ -22,6 +22,7 @@
 
 pub mod output;
 pub mod pcap;
+pub mod sim;
 pub mod trace;
 
 use std::fs;
@@ -68,6 +69,9 @@ pub enum ReplayError {
     Pcap { path: String, msg: String },
     #[error("writing decisions: {0}")]
     Output(io::Error),
+    /// The card backend failed, or the card and the model disagreed.
+    #[error("{0}")]
+    Card(String),
 }
 
 fn read_text(path: &Path) -> Result<String, ReplayError> {
@@ -140,7 +144,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, ReplayError> 
 }
 
 /// A trace event ready to execute.
-enum Step {
+pub(crate) enum Step {
     Packet(Packet),
     Ipvs(IpvsCmd),
     Mark(MarkCmd),
@@ -149,7 +153,7 @@ enum Step {
 }
 
 /// Apply one configuration step; `Err` is the model's message.
-fn apply_step(d: &mut Director, now: Time, step: &Step) -> Result<(), String> {
+pub(crate) fn apply_step(d: &mut Director, now: Time, step: &Step) -> Result<(), String> {
     match step {
         Step::Ipvs(cmd) => d.apply(now, cmd).map_err(|e| e.to_string()),
         Step::Mark(cmd) => d.marks_mut().apply(cmd.clone()),
@@ -169,13 +173,13 @@ pub fn run_trace(
     run_events(director, &events, source_name, out)
 }
 
-/// Run parsed trace events on a configured director.
-pub fn run_events(
-    mut director: Director,
+/// Parse every command of the trace and dry-run the configuration events on a copy of the
+/// director, so that a bad event stops the replay before any decision is printed.
+pub(crate) fn prepare(
+    director: &Director,
     events: &[trace::Event],
     source_name: &str,
-    out: &mut dyn Write,
-) -> Result<Summary, ReplayError> {
+) -> Result<Vec<Step>, ReplayError> {
     let err = |line: usize, msg: String| TraceError {
         source_name: source_name.to_string(),
         line: line + 1,
@@ -207,6 +211,22 @@ pub fn run_events(
             apply_step(&mut dry, ev.time, step).map_err(|m| err(ev.line, refused(ev, &m)))?;
         }
     }
+    Ok(steps)
+}
+
+/// Run parsed trace events on a configured director.
+pub fn run_events(
+    mut director: Director,
+    events: &[trace::Event],
+    source_name: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, ReplayError> {
+    let err = |line: usize, msg: String| TraceError {
+        source_name: source_name.to_string(),
+        line: line + 1,
+        msg,
+    };
+    let steps = prepare(&director, events, source_name)?;
     // 3. Run.
     let mut summary = Summary::default();
     for (ev, step) in events.iter().zip(&steps) {
@@ -233,7 +253,7 @@ pub fn run_events(
     Ok(summary)
 }
 
-fn refused(ev: &trace::Event, msg: &str) -> String {
+pub(crate) fn refused(ev: &trace::Event, msg: &str) -> String {
     match &ev.kind {
         EventKind::Ipvsadm(c) => format!("ipvsadm `{c}` refused: {msg}"),
         EventKind::Iptables { cmd, .. } => format!("iptables `{cmd}` refused: {msg}"),

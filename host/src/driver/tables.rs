@@ -1,0 +1,1306 @@
+//! The table manager: the mapping from the model (`Director`) to the card's entries, the delta
+//! planner for the small tables (services, dests, fwmark rules, control registers) and the
+//! journal mirror for the hash tables (conns, templates). See `docs/cache-protocol.md`.
+//!
+//! Everything here talks to the card through [`Exec`], so it is unit-tested with a fake that
+//! records commands ([`tests::FakeExec`]).
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use lvsnic_abi::entries::{
+    ConnEntry, DestEntry, DestState, MarkRuleEntry, ServiceEntry, ServiceKey as CardSvcKey,
+    TableEntry, TableId, TemplateEntry,
+};
+use lvsnic_abi::limits::{DESTS, RULES, SERVICES};
+use lvsnic_abi::records::{CmdStatus, Command, ExpireEvent, LearnEvent};
+use lvsnic_abi::types::{bits_addr, is_l4};
+use lvsnic_abi::{Af as CardAf, FlowKey, FwdMethod as CardFwd, PersistMask};
+
+use super::cmd::CmdResult;
+use super::DriverError;
+use crate::model::fwmark::{MarkRule, MarkRules, Match, MultiportDir, Target};
+use crate::model::proto::{self, StateDir};
+use crate::model::sched::DestId;
+use crate::model::service::Dest;
+use crate::model::{
+    Af, Director, EntryChange, EntryKey, EntryView, FwdMethod, Netmask, Proto, SctpChunk,
+    ServiceConf, ServiceKey, Sysctls, TcpFlags, Time,
+};
+
+/// `ip_unprivileged_port_start` (the model's constant).
+pub const UNPRIV_PORT: u32 = 1024;
+const FTPPORT: u16 = 21;
+
+/// What the table manager needs from the card: commands and a few registers.
+pub trait Exec {
+    /// Run one command; `Ok(Err(status))` is a command the card refused.
+    fn exec(&mut self, cmd: &Command) -> Result<Result<CmdResult, CmdStatus>, DriverError>;
+    /// Write `block.reg` (index 0).
+    fn write_reg(
+        &mut self,
+        block: &'static str,
+        reg: &'static str,
+        value: u32,
+    ) -> Result<(), DriverError>;
+}
+
+// ---------------------------------------------------------------- mapping
+
+pub fn card_af(af: Af) -> CardAf {
+    match af {
+        Af::Inet => CardAf::V4,
+        Af::Inet6 => CardAf::V6,
+    }
+}
+
+pub fn card_fwd(f: FwdMethod) -> CardFwd {
+    match f {
+        FwdMethod::Route => CardFwd::Route,
+        FwdMethod::Masq => CardFwd::Masq,
+        FwdMethod::Tunnel => CardFwd::Tunnel,
+    }
+}
+
+/// Milliseconds (card ticks) of a model time, wrapping like the card's counter.
+pub fn ticks(t: Time) -> u32 {
+    t.as_millis() as u32
+}
+
+fn dur_ms(d: std::time::Duration) -> u32 {
+    d.as_millis().min(u32::MAX as u128) as u32
+}
+
+/// The card's flow key of a model entry key.
+pub fn flow_key(k: &EntryKey) -> FlowKey {
+    FlowKey {
+        proto: k.proto,
+        caddr: k.client.ip(),
+        cport: k.client.port(),
+        vaddr: k.virt.ip(),
+        vport: k.virt.port(),
+    }
+}
+
+/// The model's key of a card conn key.
+pub fn conn_entry_key(k: &FlowKey) -> EntryKey {
+    EntryKey {
+        template: false,
+        af: match k.af() {
+            CardAf::V4 => Af::Inet,
+            CardAf::V6 => Af::Inet6,
+        },
+        proto: k.proto,
+        client: std::net::SocketAddr::new(k.caddr, k.cport),
+        virt: std::net::SocketAddr::new(k.vaddr, k.vport),
+    }
+}
+
+/// The dest state word (cache-protocol "Per-entry flags").
+pub fn dest_state(d: &Dest, sys: &Sysctls, gen: u8) -> DestState {
+    let conn_ok = d.available;
+    let quiet = d.conf.weight == 0;
+    DestState {
+        conn_ok,
+        conn_drop: !conn_ok && !sys.expire_nodest_conn,
+        syn_ok: conn_ok && !(sys.expire_nodest_conn && quiet),
+        tpl_ok: conn_ok && !(sys.expire_quiescent_template && quiet),
+        gen,
+    }
+}
+
+pub fn dest_entry(d: &Dest, sys: &Sysctls, gen: u8) -> DestEntry {
+    DestEntry {
+        addr: d.conf.addr,
+        port: d.conf.port,
+        fwd: card_fwd(d.conf.fwd),
+        mac: [0; 6],
+        state: dest_state(d, sys, gen),
+    }
+}
+
+pub fn card_service_key(k: &ServiceKey) -> CardSvcKey {
+    match *k {
+        ServiceKey::Addr { proto, addr, port } => CardSvcKey::Addr {
+            proto: proto.number(),
+            vaddr: addr,
+            vport: port,
+        },
+        ServiceKey::Fwmark { af, mark } => CardSvcKey::Fwmark {
+            af: card_af(af),
+            mark,
+        },
+    }
+}
+
+/// A service as the card holds it. FTP (port 21) services and persistence engines are
+/// `host_only`: their templates use keys the card does not build.
+pub fn service_entry(c: &ServiceConf) -> ServiceEntry {
+    let ftp = matches!(c.key, ServiceKey::Addr { proto: Proto::Tcp, port, .. } if port == FTPPORT);
+    let mask = match c.netmask {
+        Netmask::V4(m) => PersistMask::V4(u32::from(m)),
+        Netmask::V6(p) => PersistMask::V6(p),
+    };
+    ServiceEntry {
+        key: card_service_key(&c.key),
+        persistent: c.persistence.is_some(),
+        ops: c.ops,
+        host_only: ftp || c.pe.is_some(),
+        mask,
+        timeout_ms: c.persistence.map_or(0, |s| s.saturating_mul(1000)),
+    }
+}
+
+fn tcp_flags(syn: bool, ack: bool) -> TcpFlags {
+    TcpFlags {
+        syn,
+        ack,
+        fin: false,
+        rst: false,
+    }
+}
+
+/// `syn_miss`: a new SYN/INIT on this conn must be rescheduled by the host (§2 step 5).
+pub fn syn_miss(v: &EntryView, sys: &Sysctls) -> bool {
+    if v.controlled || sys.conn_reuse_mode == 0 {
+        return false;
+    }
+    match Proto::from_number(v.key.proto) {
+        Some(Proto::Tcp) => {
+            v.state == proto::TCP_TIME_WAIT
+                || v.state == proto::TCP_CLOSE
+                || (sys.conn_reuse_mode & 2 != 0
+                    && v.state == proto::TCP_FIN_WAIT
+                    && v.fwd.no_output())
+        }
+        Some(Proto::Sctp) => v.state == proto::SCTP_CLOSED,
+        _ => false,
+    }
+}
+
+/// `ev_next`: an ACK-only segment (TCP) or a DATA chunk (SCTP) would change the state, so the
+/// next hit must be reported. The doc's list, plus anything the model's state tables say.
+pub fn ev_next(proto_num: u8, state: u8, fwd: FwdMethod) -> bool {
+    let dir = if fwd.no_output() {
+        StateDir::InputOnly
+    } else {
+        StateDir::Input
+    };
+    match Proto::from_number(proto_num) {
+        Some(Proto::Tcp) => {
+            matches!(
+                state,
+                proto::TCP_NONE | proto::TCP_SYN_RECV | proto::TCP_LAST_ACK | proto::TCP_SYNACK
+            ) || proto::tcp_next_state(dir, state, tcp_flags(false, true)) != state
+        }
+        Some(Proto::Sctp) => {
+            // INIT1: the state a learned association starts in (LEARN block: ev_next 1).
+            matches!(
+                state,
+                proto::SCTP_NONE | proto::SCTP_INIT1 | proto::SCTP_COOKIE_WAIT
+            ) || proto::sctp_next_state(dir, state, SctpChunk::Data) != state
+        }
+        _ => false,
+    }
+}
+
+/// Last refresh tick of a model entry: `deadline - timeout`.
+fn last_refresh(v: &EntryView, now: Time) -> u32 {
+    match v.deadline {
+        Some(d) => ticks(Time(d.0.saturating_sub(v.timeout.as_nanos() as u64))),
+        None => ticks(now),
+    }
+}
+
+/// The conn entry the card should hold for a model conn (`None`: not cacheable).
+pub fn conn_entry(v: &EntryView, sys: &Sysctls, dest_gen: u8, now: Time) -> Option<ConnEntry> {
+    let dest = v.dest?;
+    if v.key.template || !is_l4(v.key.proto) || dest.0 as usize >= DESTS {
+        return None;
+    }
+    Some(ConnEntry {
+        key: flow_key(&v.key),
+        fwd: card_fwd(v.fwd),
+        controlled: v.controlled,
+        ops: false,
+        syn_miss: syn_miss(v, sys),
+        ev_next: ev_next(v.key.proto, v.state, v.fwd),
+        state: v.state,
+        dest: dest.0 as u8,
+        dest_gen,
+        last_refresh: last_refresh(v, now),
+        timeout_ms: dur_ms(v.timeout),
+        dport: v.daddr.port(),
+    })
+}
+
+/// The template entry the card should hold for a model template.
+pub fn template_entry(
+    v: &EntryView,
+    dest_gen: u8,
+    learn: bool,
+    now: Time,
+) -> Option<TemplateEntry> {
+    let dest = v.dest?;
+    if !v.key.template || dest.0 as usize >= DESTS {
+        return None;
+    }
+    let key = flow_key(&v.key);
+    Some(TemplateEntry {
+        key,
+        learn,
+        dport_from_dest: key.proto != 0 && key.vport != 0,
+        dest: dest.0 as u8,
+        dest_gen,
+        last_refresh: last_refresh(v, now),
+        timeout_ms: dur_ms(v.timeout),
+    })
+}
+
+// ---------------------------------------------------------------- fwmark rules
+
+/// Port alternatives of one direction: disjoint inclusive ranges (`[(0, 65535)]` = any).
+type Alts = Vec<(u16, u16)>;
+
+fn intersect(a: &Alts, b: &Alts) -> Alts {
+    let mut out = Vec::new();
+    for &(alo, ahi) in a {
+        for &(blo, bhi) in b {
+            let (lo, hi) = (alo.max(blo), ahi.min(bhi));
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+        }
+    }
+    out
+}
+
+fn disjoint(r: &Alts) -> bool {
+    let mut v = r.clone();
+    v.sort();
+    v.windows(2).all(|w| w[0].1 < w[1].0)
+}
+
+fn zero_addr(af: CardAf) -> IpAddr {
+    match af {
+        CardAf::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        CardAf::V6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+/// One model rule as card rules (several for a multiport list), or why it cannot be.
+pub fn compile_rule(r: &MarkRule) -> Result<Vec<MarkRuleEntry>, String> {
+    let (value, mask) = match &r.target {
+        Target::None => return Ok(Vec::new()),
+        Target::Mark { value, mask } => (*value, *mask),
+        other => return Err(format!("target {other:?} is not a mark")),
+    };
+    let af = card_af(r.af);
+    let addr = |m: &Option<crate::model::fwmark::AddrMatch>,
+                what: &str|
+     -> Result<(IpAddr, u8, bool), String> {
+        match m {
+            None => Ok((zero_addr(af), 0u8, false)),
+            Some(m) => {
+                let plen = m
+                    .prefix_len(r.af)
+                    .ok_or_else(|| format!("{what} mask is not a prefix"))?;
+                let a = bits_addr(af, m.net & m.mask, "rule address").map_err(|e| e.to_string())?;
+                Ok((a, plen, m.invert))
+            }
+        }
+    };
+    let (src, src_plen, src_neg) = addr(&r.src, "source")?;
+    let (dst, dst_plen, dst_neg) = addr(&r.dst, "destination")?;
+    let proto = match r.proto {
+        None => None,
+        Some(p) if p.invert => return Err("inverted protocol".into()),
+        Some(p) => Some(p.num),
+    };
+    let any: Alts = vec![(0, u16::MAX)];
+    let (mut sp, mut dp) = (any.clone(), any.clone());
+    for m in &r.matches {
+        match m {
+            Match::Comment(_) => {}
+            Match::Mark { .. } => return Err("mark match".into()),
+            Match::Ports { sport, dport } => {
+                for (pm, alts) in [(sport, &mut sp), (dport, &mut dp)] {
+                    if let Some(pm) = pm {
+                        if pm.invert {
+                            return Err("inverted port".into());
+                        }
+                        *alts = intersect(alts, &vec![(pm.range.lo, pm.range.hi)]);
+                    }
+                }
+            }
+            Match::Multiport { dir, ports, invert } => {
+                if *invert {
+                    return Err("inverted multiport".into());
+                }
+                let list: Alts = ports.iter().map(|p| (p.lo, p.hi)).collect();
+                if !disjoint(&list) {
+                    return Err("overlapping multiport list".into());
+                }
+                match dir {
+                    MultiportDir::Src => sp = intersect(&sp, &list),
+                    MultiportDir::Dst => dp = intersect(&dp, &list),
+                    MultiportDir::Any => return Err("multiport --ports".into()),
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for s in &sp {
+        for d in &dp {
+            out.push(MarkRuleEntry {
+                src,
+                src_plen,
+                src_neg,
+                dst,
+                dst_plen,
+                dst_neg,
+                proto,
+                sport: *s,
+                dport: *d,
+                mask,
+                value,
+            });
+        }
+    }
+    for e in &out {
+        e.validate().map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// The card's flat rule table for the model's rules (PREROUTING then INPUT of each family;
+/// a card rule applies to its family only), or why the rules do not fit.
+pub fn compile_rules(rules: &MarkRules, max: usize) -> Result<Vec<MarkRuleEntry>, String> {
+    let mut out = Vec::new();
+    for af in [Af::Inet, Af::Inet6] {
+        for chain in ["PREROUTING", "INPUT"] {
+            for (i, r) in rules.rules(af, chain).unwrap_or(&[]).iter().enumerate() {
+                let e = compile_rule(r).map_err(|m| format!("{chain} rule {}: {m}", i + 1))?;
+                out.extend(e);
+            }
+        }
+    }
+    if out.len() > max {
+        return Err(format!(
+            "{} card rules needed, the card has {max}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- LEARN block
+
+/// Initial state of conns the card learns, per protocol (LEARN block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LearnRegs {
+    pub tcp: (u32, u8, bool),
+    pub udp: (u32, u8, bool),
+    pub sctp: (u32, u8, bool),
+}
+
+impl LearnRegs {
+    /// From the model: TCP SYN → SYN_RECV, UDP → the udp timeout, SCTP INIT → INIT1.
+    pub fn of(d: &Director) -> LearnRegs {
+        let (_, _, udp) = d.timeouts();
+        let t = |p: Proto, s: u8| dur_ms(proto::Timeouts::default().of(p, s));
+        let tcp_state = proto::TCP_SYN_RECV;
+        let sctp_state = proto::SCTP_INIT1;
+        LearnRegs {
+            tcp: (
+                t(Proto::Tcp, tcp_state),
+                tcp_state,
+                ev_next(6, tcp_state, FwdMethod::Route),
+            ),
+            udp: ((udp as u32).saturating_mul(1000), 0, false),
+            sctp: (
+                t(Proto::Sctp, sctp_state),
+                sctp_state,
+                ev_next(132, sctp_state, FwdMethod::Route),
+            ),
+        }
+    }
+    fn get(&self, proto: u8) -> (u32, u8, bool) {
+        match proto {
+            6 => self.tcp,
+            132 => self.sctp,
+            _ => self.udp,
+        }
+    }
+}
+
+fn flags_word(state: u8, ev_next: bool) -> u32 {
+    state as u32 | (ev_next as u32) << 9
+}
+
+// ---------------------------------------------------------------- the manager
+
+/// What the card holds, as the host last wrote (or learned) it.
+#[derive(Debug)]
+pub struct Tables {
+    pub max_services: usize,
+    pub max_dests: usize,
+    pub max_rules: usize,
+    /// Service slots.
+    pub services: Vec<Option<ServiceEntry>>,
+    /// Dest slots; the card index of a model dest is its `DestId`.
+    pub dests: Vec<Option<DestEntry>>,
+    pub rules: Vec<MarkRuleEntry>,
+    /// `CTRL.CONTROL` as last written.
+    pub control: Option<u32>,
+    pub learn: Option<LearnRegs>,
+    /// Why the datapath is off (empty: on).
+    pub disabled: Vec<String>,
+    pub conns: HashMap<FlowKey, ConnEntry>,
+    pub tpls: HashMap<FlowKey, TemplateEntry>,
+    /// Template key by card index (learn events name the template by index).
+    pub tpl_at: HashMap<u32, FlowKey>,
+    /// `last_refresh` of conns the card reclaimed (aging), for the model's timer checks.
+    pub reclaimed: HashMap<FlowKey, u32>,
+    /// Controlled conns the card has no room for: learning stays off while any exists.
+    pub not_installed: HashSet<FlowKey>,
+    sysctl: Option<Sysctls>,
+    /// Commands run, by kind (for tests and stats).
+    pub stats: TableStats,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub writes: u64,
+    pub inserts: u64,
+    pub modifies: u64,
+    pub deletes: u64,
+    pub lookups: u64,
+    pub full: u64,
+}
+
+fn cmd_err(cmd: &Command, st: CmdStatus) -> DriverError {
+    DriverError::Command {
+        op: format!("{:?}", cmd.opcode),
+        table: format!("{:?}", cmd.table),
+        status: format!("{st:?}"),
+    }
+}
+
+fn run(x: &mut dyn Exec, cmd: &Command) -> Result<CmdResult, DriverError> {
+    x.exec(cmd)?.map_err(|st| cmd_err(cmd, st))
+}
+
+impl Tables {
+    pub fn new(max_services: usize, max_dests: usize, max_rules: usize) -> Tables {
+        Tables {
+            max_services: max_services.min(SERVICES),
+            max_dests: max_dests.min(DESTS),
+            max_rules: max_rules.min(RULES),
+            services: vec![None; max_services.min(SERVICES)],
+            dests: vec![None; max_dests.min(DESTS)],
+            rules: Vec::new(),
+            control: None,
+            learn: None,
+            disabled: Vec::new(),
+            conns: HashMap::new(),
+            tpls: HashMap::new(),
+            tpl_at: HashMap::new(),
+            reclaimed: HashMap::new(),
+            not_installed: HashSet::new(),
+            sysctl: None,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.disabled.is_empty()
+    }
+
+    /// Bring services, dests, rules, control and LEARN registers in line with the model,
+    /// writing only what changed. Re-applying the same configuration writes nothing.
+    pub fn sync_config(&mut self, d: &Director, x: &mut dyn Exec) -> Result<(), DriverError> {
+        let mut disabled = Vec::new();
+        // Dests: index = DestId.
+        let sys = d.sysctl().clone();
+        for (id, dest) in d.dests() {
+            let i = id.0 as usize;
+            if i >= self.max_dests {
+                disabled.push(format!(
+                    "real server #{i} beyond the card's {}",
+                    self.max_dests
+                ));
+                continue;
+            }
+            let e = dest_entry(dest, &sys, 0);
+            if self.dests[i] != Some(e) {
+                run(x, &Command::write(i as u32, &e)?)?;
+                self.stats.writes += 1;
+                self.dests[i] = Some(e);
+            }
+        }
+        // Services: keep slots by key; deletes first, then changes, then new ones.
+        let want: Vec<ServiceEntry> = d.config().iter().map(|(c, _)| service_entry(c)).collect();
+        if want.len() > self.max_services {
+            disabled.push(format!(
+                "{} services, the card has {}",
+                want.len(),
+                self.max_services
+            ));
+        }
+        for i in 0..self.services.len() {
+            if let Some(e) = self.services[i] {
+                if !want.iter().any(|w| w.key == e.key) {
+                    run(x, &Command::delete_index(TableId::Service, i as u32)?)?;
+                    self.stats.deletes += 1;
+                    self.services[i] = None;
+                }
+            }
+        }
+        for w in want.iter().take(self.max_services) {
+            let slot = self
+                .services
+                .iter()
+                .position(|s| s.is_some_and(|s| s.key == w.key))
+                .or_else(|| self.services.iter().position(|s| s.is_none()));
+            let Some(i) = slot else { continue };
+            if self.services[i] != Some(*w) {
+                run(x, &Command::write(i as u32, w)?)?;
+                self.stats.writes += 1;
+                self.services[i] = Some(*w);
+            }
+        }
+        // Rules.
+        match compile_rules(d.marks(), self.max_rules) {
+            Ok(rules) => {
+                for i in 0..rules.len().max(self.rules.len()) {
+                    match (rules.get(i), self.rules.get(i)) {
+                        (Some(n), Some(o)) if n == o => {}
+                        (Some(n), _) => {
+                            run(x, &Command::write(i as u32, n)?)?;
+                            self.stats.writes += 1;
+                        }
+                        (None, _) => {
+                            run(x, &Command::delete_index(TableId::Rule, i as u32)?)?;
+                            self.stats.deletes += 1;
+                        }
+                    }
+                }
+                self.rules = rules;
+            }
+            Err(m) => disabled.push(format!("mark rules: {m}")),
+        }
+        // LEARN block.
+        let learn = LearnRegs::of(d);
+        if self.learn != Some(learn) {
+            for (to, fl, p) in [
+                ("TCP_TIMEOUT", "TCP_FLAGS", 6u8),
+                ("UDP_TIMEOUT", "UDP_FLAGS", 17),
+                ("SCTP_TIMEOUT", "SCTP_FLAGS", 132),
+            ] {
+                let (t, s, ev) = learn.get(p);
+                x.write_reg("LEARN", to, t)?;
+                x.write_reg("LEARN", fl, flags_word(s, ev))?;
+            }
+            self.learn = Some(learn);
+        }
+        self.disabled = disabled;
+        self.write_control(d, x)?;
+        // Sysctls change conn flags (syn_miss): re-derive every cached conn.
+        if self.sysctl.as_ref() != Some(&sys) {
+            if self.sysctl.is_some() {
+                let keys: Vec<FlowKey> = self.conns.keys().copied().collect();
+                let changes = keys
+                    .iter()
+                    .filter_map(|k| d.entry(&conn_entry_key(k)))
+                    .map(EntryChange::Upsert)
+                    .collect();
+                self.sysctl = Some(sys);
+                let mut dd = d.clone();
+                self.mirror(changes, &mut dd, Time::ZERO, x)?;
+            } else {
+                self.sysctl = Some(sys);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_control(&mut self, d: &Director, x: &mut dyn Exec) -> Result<(), DriverError> {
+        let ftp = d.config().iter().any(|(c, _)| {
+            matches!(c.key, ServiceKey::Addr { proto: Proto::Tcp, port, .. } if port == FTPPORT)
+        });
+        let v = self.enabled() as u32
+            | ((self.not_installed.is_empty()) as u32) << 1
+            | (ftp as u32) << 2;
+        if self.control != Some(v) {
+            x.write_reg("CTRL", "CONTROL", v)?;
+            self.control = Some(v);
+        }
+        Ok(())
+    }
+
+    /// Mirror model journal changes onto the card (Insert / Modify / Delete against the
+    /// shadow; unchanged entries write nothing). Conns the card now holds are marked offloaded.
+    pub fn mirror(
+        &mut self,
+        changes: Vec<EntryChange>,
+        d: &mut Director,
+        now: Time,
+        x: &mut dyn Exec,
+    ) -> Result<(), DriverError> {
+        // Only the final state of each key matters (no packet crosses the card meanwhile).
+        let mut order: Vec<EntryKey> = Vec::new();
+        let mut last: HashMap<EntryKey, Option<EntryView>> = HashMap::new();
+        for c in changes {
+            let (k, v) = match c {
+                EntryChange::Upsert(v) => (v.key, Some(v)),
+                EntryChange::Removed(k) => (k, None),
+            };
+            if last.insert(k, v).is_none() && !order.contains(&k) {
+                order.push(k);
+            }
+        }
+        let sys = d.sysctl().clone();
+        let learn_before = self.not_installed.is_empty();
+        for k in order {
+            let fk = flow_key(&k);
+            match last.remove(&k).flatten() {
+                Some(v) if k.template => {
+                    let learn = true;
+                    match template_entry(&v, 0, learn, now) {
+                        Some(e) => self.put_template(e, x)?,
+                        None => self.remove(TableId::Template, &fk, x)?,
+                    }
+                }
+                Some(v) => match conn_entry(&v, &sys, 0, now) {
+                    Some(e) => {
+                        if self.put_conn(e, x)? && !v.offloaded {
+                            d.set_offloaded(&k, true);
+                        }
+                        if !self.conns.contains_key(&fk) && v.controlled {
+                            self.not_installed.insert(fk);
+                        }
+                    }
+                    None => self.remove(TableId::Conn, &fk, x)?,
+                },
+                None => {
+                    let t = if k.template {
+                        TableId::Template
+                    } else {
+                        TableId::Conn
+                    };
+                    self.remove(t, &fk, x)?;
+                }
+            }
+        }
+        if learn_before != self.not_installed.is_empty() {
+            self.write_control(d, x)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, t: TableId, k: &FlowKey, x: &mut dyn Exec) -> Result<(), DriverError> {
+        let had = match t {
+            TableId::Conn => {
+                self.reclaimed.remove(k);
+                self.not_installed.remove(k);
+                self.conns.remove(k).is_some()
+            }
+            _ => {
+                self.tpl_at.retain(|_, v| v != k);
+                self.tpls.remove(k).is_some()
+            }
+        };
+        if had {
+            let cmd = Command::delete_key(t, k)?;
+            match x.exec(&cmd)? {
+                Ok(_) | Err(CmdStatus::NotFound) => self.stats.deletes += 1,
+                Err(st) => return Err(cmd_err(&cmd, st)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ensure the card holds `e`; false if the table is full.
+    fn put_conn(&mut self, e: ConnEntry, x: &mut dyn Exec) -> Result<bool, DriverError> {
+        match self.conns.get(&e.key) {
+            Some(old) if *old == e => return Ok(true),
+            Some(_) => {
+                if self.upsert(&e, false, x)?.is_none() {
+                    return Ok(false);
+                }
+            }
+            None => {
+                if self.upsert(&e, true, x)?.is_none() {
+                    return Ok(false);
+                }
+            }
+        }
+        self.reclaimed.remove(&e.key);
+        self.not_installed.remove(&e.key);
+        self.conns.insert(e.key, e);
+        Ok(true)
+    }
+
+    fn put_template(&mut self, e: TemplateEntry, x: &mut dyn Exec) -> Result<(), DriverError> {
+        if self.tpls.get(&e.key) == Some(&e) {
+            return Ok(());
+        }
+        let insert = !self.tpls.contains_key(&e.key);
+        if let Some(idx) = self.upsert(&e, insert, x)? {
+            self.tpl_at.retain(|_, v| *v != e.key);
+            self.tpl_at.insert(idx, e.key);
+            self.tpls.insert(e.key, e);
+        }
+        Ok(())
+    }
+
+    /// Insert (or Modify); falls back to the other when the card disagrees with the shadow
+    /// (an entry aged out by the card meanwhile, or still there). `None`: table full.
+    fn upsert<E: TableEntry>(
+        &mut self,
+        e: &E,
+        insert: bool,
+        x: &mut dyn Exec,
+    ) -> Result<Option<u32>, DriverError> {
+        let ins = Command::insert(e)?;
+        let modi = Command::modify(e)?;
+        let (first, second) = if insert { (&ins, &modi) } else { (&modi, &ins) };
+        let r = match x.exec(first)? {
+            Ok(r) => Ok(r),
+            Err(CmdStatus::Exists) | Err(CmdStatus::NotFound) => x.exec(second)?,
+            Err(st) => Err(st),
+        };
+        match r {
+            Ok(r) => {
+                if insert {
+                    self.stats.inserts += 1;
+                } else {
+                    self.stats.modifies += 1;
+                }
+                Ok(Some(r.index))
+            }
+            Err(CmdStatus::Full) => {
+                self.stats.full += 1;
+                Ok(None)
+            }
+            Err(st) => Err(cmd_err(first, st)),
+        }
+    }
+
+    /// Seed the shadow with what the card wrote when it learned a conn (so nothing is written
+    /// when the model agrees). Returns the learned conn's key.
+    pub fn seed_learned(&mut self, ev: &LearnEvent) -> Option<FlowKey> {
+        let tkey = self.tpl_at.get(&ev.tpl_index).copied();
+        let tpl = tkey.and_then(|k| self.tpls.get_mut(&k));
+        let mut dport_from_dest = true;
+        if let Some(t) = tpl {
+            t.last_refresh = ev.tick;
+            dport_from_dest = t.dport_from_dest;
+        }
+        if ev.ops {
+            return None;
+        }
+        let dest = self.dests.get(ev.dest as usize).copied().flatten()?;
+        let (timeout_ms, state, ev_next) = self.learn?.get(ev.key.proto);
+        let dport = if dport_from_dest && dest.port != 0 {
+            dest.port
+        } else {
+            ev.key.vport
+        };
+        let e = ConnEntry {
+            key: ev.key,
+            fwd: dest.fwd,
+            controlled: true,
+            ops: false,
+            syn_miss: false,
+            ev_next,
+            state,
+            dest: ev.dest,
+            dest_gen: ev.dest_gen,
+            last_refresh: ev.tick,
+            timeout_ms,
+            dport,
+        };
+        self.reclaimed.remove(&ev.key);
+        self.conns.insert(ev.key, e);
+        Some(ev.key)
+    }
+
+    /// The card reclaimed an entry (aging). Stale events (the host re-wrote the entry since)
+    /// are ignored.
+    pub fn expired(&mut self, ev: &ExpireEvent) {
+        let dead = |lr: u32, to: u32| {
+            lr == ev.last_refresh || !lvsnic_abi::entries::is_live(lr, to, ev.tick)
+        };
+        match ev.table {
+            TableId::Conn => {
+                if let Some(e) = self.conns.get(&ev.key) {
+                    if dead(e.last_refresh, e.timeout_ms) {
+                        self.conns.remove(&ev.key);
+                        self.reclaimed.insert(ev.key, ev.last_refresh);
+                    }
+                }
+            }
+            _ => {
+                if let Some(e) = self.tpls.get(&ev.key) {
+                    if dead(e.last_refresh, e.timeout_ms) {
+                        self.tpls.remove(&ev.key);
+                        self.tpl_at.remove(&ev.index);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The card's last refresh of a conn it holds (Lookup), or of one it reclaimed.
+    pub fn card_refresh(
+        &mut self,
+        k: &FlowKey,
+        x: &mut dyn Exec,
+    ) -> Result<Option<u32>, DriverError> {
+        if self.conns.contains_key(k) {
+            self.stats.lookups += 1;
+            match x.exec(&Command::lookup(TableId::Conn, k)?)? {
+                Ok(r) => {
+                    let e = ConnEntry::from_payload(&r.entry)?;
+                    return Ok(Some(e.last_refresh));
+                }
+                Err(CmdStatus::NotFound) => {}
+                Err(st) => return Err(cmd_err(&Command::lookup(TableId::Conn, k)?, st)),
+            }
+        }
+        Ok(self.reclaimed.get(k).copied())
+    }
+
+    /// The model dest behind a card dest index.
+    pub fn dest_id(&self, idx: u8) -> Option<DestId> {
+        self.dests
+            .get(idx as usize)
+            .and_then(|d| d.map(|_| DestId(idx as u32)))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::{DestConf, IpvsCmd, Packet, ServiceConf};
+    use lvsnic_abi::records::Opcode;
+    use std::net::SocketAddr;
+
+    /// A card that records every command and register write and keeps the hash tables as
+    /// sets of keys (enough for the status codes the manager reacts to).
+    #[derive(Default)]
+    pub(crate) struct FakeExec {
+        pub cmds: Vec<Command>,
+        pub regs: Vec<(&'static str, &'static str, u32)>,
+        pub conns: HashMap<FlowKey, [u32; 14]>,
+        pub tpls: HashMap<FlowKey, [u32; 14]>,
+        pub capacity: usize,
+    }
+
+    impl FakeExec {
+        pub fn new() -> Self {
+            FakeExec {
+                capacity: usize::MAX,
+                ..Default::default()
+            }
+        }
+        pub fn clear(&mut self) {
+            self.cmds.clear();
+            self.regs.clear();
+        }
+    }
+
+    impl Exec for FakeExec {
+        fn exec(&mut self, cmd: &Command) -> Result<Result<CmdResult, CmdStatus>, DriverError> {
+            self.cmds.push(*cmd);
+            let ok = |index| {
+                Ok(Ok(CmdResult {
+                    index,
+                    entry: [0; 14],
+                }))
+            };
+            let cap = self.capacity;
+            let t = match cmd.table {
+                TableId::Conn => &mut self.conns,
+                TableId::Template => &mut self.tpls,
+                _ => return ok(cmd.index),
+            };
+            let key = FlowKey::read(&cmd.payload, 0).unwrap();
+            let n = t.len() as u32;
+            match cmd.opcode {
+                Opcode::Insert if t.contains_key(&key) => Ok(Err(CmdStatus::Exists)),
+                Opcode::Insert if t.len() >= cap => Ok(Err(CmdStatus::Full)),
+                Opcode::Insert => {
+                    t.insert(key, cmd.payload);
+                    ok(n)
+                }
+                Opcode::Modify if t.contains_key(&key) => {
+                    t.insert(key, cmd.payload);
+                    ok(0)
+                }
+                Opcode::Delete if t.remove(&key).is_some() => ok(0),
+                Opcode::Lookup if t.contains_key(&key) => Ok(Ok(CmdResult {
+                    index: 0,
+                    entry: t[&key],
+                })),
+                _ => Ok(Err(CmdStatus::NotFound)),
+            }
+        }
+        fn write_reg(
+            &mut self,
+            block: &'static str,
+            reg: &'static str,
+            value: u32,
+        ) -> Result<(), DriverError> {
+            self.regs.push((block, reg, value));
+            Ok(())
+        }
+    }
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn svc(port: u16, persist: Option<u32>) -> ServiceConf {
+        let mut c = ServiceConf::new(ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: "192.0.2.10".parse().unwrap(),
+            port,
+        });
+        c.scheduler = "rr".into();
+        c.persistence = persist;
+        c
+    }
+
+    fn dest(addr: &str, weight: i32) -> DestConf {
+        let a = sa(addr);
+        DestConf {
+            addr: a.ip(),
+            port: a.port(),
+            fwd: FwdMethod::Route,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+            tunnel: Default::default(),
+        }
+    }
+
+    pub(crate) fn director(persist: Option<u32>) -> Director {
+        let mut d = Director::new();
+        let s = svc(80, persist);
+        let k = s.key;
+        d.apply(Time::ZERO, &IpvsCmd::AddService(s)).unwrap();
+        for a in ["10.0.0.1:80", "10.0.0.2:80"] {
+            d.apply(
+                Time::ZERO,
+                &IpvsCmd::AddDest {
+                    svc: k,
+                    dest: dest(a, 1),
+                },
+            )
+            .unwrap();
+        }
+        d.enable_journal();
+        d
+    }
+
+    #[test]
+    fn reapplying_the_same_config_writes_nothing() {
+        let d = director(Some(300));
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        let dests = x.cmds.iter().filter(|c| c.table == TableId::Dest).count();
+        let svcs = x
+            .cmds
+            .iter()
+            .filter(|c| c.table == TableId::Service)
+            .count();
+        assert_eq!((dests, svcs), (2, 1));
+        assert!(x.regs.contains(&("CTRL", "CONTROL", 0b011)), "{:?}", x.regs);
+        assert!(x.regs.contains(&("LEARN", "TCP_TIMEOUT", 60_000)));
+        assert!(x.regs.contains(&("LEARN", "TCP_FLAGS", 3 | 1 << 9)));
+        assert!(x.regs.contains(&("LEARN", "SCTP_FLAGS", 1 | 1 << 9)));
+        assert!(x.regs.contains(&("LEARN", "UDP_TIMEOUT", 300_000)));
+        x.clear();
+        t.sync_config(&d, &mut x).unwrap();
+        t.sync_config(&d.clone(), &mut x).unwrap();
+        assert!(
+            x.cmds.is_empty() && x.regs.is_empty(),
+            "{:?} {:?}",
+            x.cmds,
+            x.regs
+        );
+    }
+
+    #[test]
+    fn dest_changes_write_one_dest_and_service_delete_frees_its_slot() {
+        let mut d = director(None);
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        x.clear();
+        let k = d.config()[0].0.key;
+        d.apply(
+            Time::ZERO,
+            &IpvsCmd::EditDest {
+                svc: k,
+                dest: dest("10.0.0.1:80", 0),
+            },
+        )
+        .unwrap();
+        d.sysctl_mut().expire_quiescent_template = true;
+        t.sync_config(&d, &mut x).unwrap();
+        assert_eq!(x.cmds.len(), 1, "{:?}", x.cmds);
+        let e = DestEntry::from_payload(&x.cmds[0].payload).unwrap();
+        assert!(e.state.conn_ok && e.state.syn_ok && !e.state.tpl_ok);
+        x.clear();
+        d.apply(Time::ZERO, &IpvsCmd::DelService(k)).unwrap();
+        t.sync_config(&d, &mut x).unwrap();
+        let ops: Vec<_> = x.cmds.iter().map(|c| (c.opcode, c.table)).collect();
+        assert!(ops.contains(&(Opcode::Delete, TableId::Service)), "{ops:?}");
+        // Both dests are now unavailable: conn_drop (expire_nodest_conn = 0).
+        let dests: Vec<_> = x
+            .cmds
+            .iter()
+            .filter(|c| c.table == TableId::Dest)
+            .map(|c| DestEntry::from_payload(&c.payload).unwrap().state)
+            .collect();
+        assert_eq!(dests.len(), 2);
+        assert!(dests.iter().all(|s| !s.conn_ok && s.conn_drop && !s.tpl_ok));
+        assert!(t.services.iter().all(|s| s.is_none()));
+    }
+
+    #[test]
+    fn journal_mirror_inserts_modifies_deletes_and_skips_unchanged() {
+        let mut d = director(None);
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        x.clear();
+        let (c, v) = (sa("198.51.100.7:1000"), sa("192.0.2.10:80"));
+        let now = Time::from_secs(1);
+        d.process(now, &Packet::tcp(c, v, TcpFlags::SYN));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        assert_eq!(x.cmds.len(), 1);
+        assert_eq!(x.cmds[0].opcode, Opcode::Insert);
+        let e = ConnEntry::from_payload(&x.cmds[0].payload).unwrap();
+        assert_eq!(
+            (e.state, e.ev_next, e.syn_miss),
+            (proto::TCP_SYN_RECV, true, false)
+        );
+        assert_eq!((e.last_refresh, e.timeout_ms), (1000, 60_000));
+        let key = conn_entry_key(&e.key);
+        assert!(d.entry(&key).unwrap().offloaded);
+        // Nothing changed: nothing written.
+        x.clear();
+        t.mirror(
+            vec![EntryChange::Upsert(d.entry(&key).unwrap())],
+            &mut d,
+            now,
+            &mut x,
+        )
+        .unwrap();
+        assert!(x.cmds.is_empty());
+        // ACK → ESTABLISHED: a Modify.
+        let now = Time::from_secs(2);
+        d.process(now, &Packet::tcp(c, v, TcpFlags::ACK));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        assert_eq!(x.cmds.len(), 1);
+        assert_eq!(x.cmds[0].opcode, Opcode::Modify);
+        let e = ConnEntry::from_payload(&x.cmds[0].payload).unwrap();
+        assert_eq!((e.state, e.ev_next), (proto::TCP_ESTABLISHED, false));
+        // RST → CLOSE: syn_miss (conn_reuse_mode 1); then the entry expires: a Delete.
+        x.clear();
+        let rst = TcpFlags {
+            rst: true,
+            ..TcpFlags::default()
+        };
+        d.process(now, &Packet::tcp(c, v, rst));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        let e = ConnEntry::from_payload(&x.cmds[0].payload).unwrap();
+        assert!(e.syn_miss);
+        x.clear();
+        let mut ask = 0;
+        d.advance_with(Time::from_secs(100), &mut |_| {
+            ask += 1;
+            None
+        });
+        assert_eq!(ask, 1, "offloaded conn: the card is asked");
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, Time::from_secs(100), &mut x).unwrap();
+        assert_eq!(x.cmds.len(), 1);
+        assert_eq!(x.cmds[0].opcode, Opcode::Delete);
+        assert!(t.conns.is_empty());
+    }
+
+    #[test]
+    fn persistent_service_mirrors_template_and_full_conn_table_stops_learning() {
+        let mut d = director(Some(300));
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        x.clear();
+        x.capacity = 0;
+        let now = Time::from_secs(1);
+        d.process(
+            now,
+            &Packet::tcp(sa("198.51.100.7:1000"), sa("192.0.2.10:80"), TcpFlags::SYN),
+        );
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        // Template and conn both refused (capacity 0): learning off.
+        assert_eq!(t.not_installed.len(), 1);
+        assert!(x.regs.contains(&("CTRL", "CONTROL", 0b001)), "{:?}", x.regs);
+        x.capacity = usize::MAX;
+        x.clear();
+        let now = Time::from_secs(2);
+        d.process(
+            now,
+            &Packet::tcp(sa("198.51.100.7:1000"), sa("192.0.2.10:80"), TcpFlags::ACK),
+        );
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        assert!(t.not_installed.is_empty());
+        assert!(x.regs.contains(&("CTRL", "CONTROL", 0b011)), "{:?}", x.regs);
+    }
+
+    #[test]
+    fn template_entry_uses_the_fwmark_and_port_conventions() {
+        let mut d = director(Some(300));
+        d.process(
+            Time::from_secs(1),
+            &Packet::tcp(sa("198.51.100.7:1000"), sa("192.0.2.10:80"), TcpFlags::SYN),
+        );
+        let v = d
+            .take_changes()
+            .into_iter()
+            .find_map(|c| match c {
+                EntryChange::Upsert(v) if v.key.template => Some(v),
+                _ => None,
+            })
+            .unwrap();
+        let e = template_entry(&v, 0, true, Time::ZERO).unwrap();
+        assert!(e.dport_from_dest && e.learn);
+        assert_eq!((e.last_refresh, e.timeout_ms), (1000, 300_000));
+        assert_eq!(e.key.cport, 0);
+    }
+
+    #[test]
+    fn rules_compile_with_multiport_expansion_and_refuse_the_rest() {
+        use crate::config::iptables::parse_ruleset;
+        let ok = "*mangle\n:PREROUTING ACCEPT [0:0]\n\
+            -A PREROUTING -d 192.0.2.0/24 -p tcp -m multiport --dports 80,443,8000:8080 -j MARK --set-xmark 0x1/0xffffffff\n\
+            -A PREROUTING -s 10.0.0.0/8 -p udp --sport 53 -j MARK --set-mark 2\n\
+            -A PREROUTING -m comment --comment x -j MARK --or-mark 4\nCOMMIT\n";
+        let r = parse_ruleset(ok).unwrap();
+        let e = compile_rules(&r, 32).unwrap();
+        assert_eq!(e.len(), 5);
+        assert_eq!(e[0].dport, (80, 80));
+        assert_eq!(e[2].dport, (8000, 8080));
+        assert_eq!((e[3].src_plen, e[3].sport), (8, (53, 53)));
+        for bad in [
+            "-A PREROUTING -p tcp -m multiport --dports 80,70:90 -j MARK --set-mark 1",
+            "-A PREROUTING -p tcp ! --dport 80 -j MARK --set-mark 1",
+            "-A PREROUTING -m mark --mark 1 -j MARK --set-mark 2",
+            "-A PREROUTING -j ACCEPT",
+            "-A PREROUTING ! -p tcp -j MARK --set-mark 1",
+            "-A PREROUTING -p tcp -m multiport --ports 80 -j MARK --set-mark 1",
+        ] {
+            let text = format!("*mangle\n:PREROUTING ACCEPT [0:0]\n{bad}\nCOMMIT\n");
+            let r = parse_ruleset(&text).unwrap_or_else(|e| panic!("{bad}: {e}"));
+            assert!(compile_rules(&r, 32).is_err(), "{bad}");
+        }
+        let many: String = (0..33)
+            .map(|i| {
+                format!(
+                    "-A PREROUTING -p tcp --dport {} -j MARK --set-mark 1\n",
+                    i + 1
+                )
+            })
+            .collect();
+        let r = parse_ruleset(&format!(
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n{many}COMMIT\n"
+        ))
+        .unwrap();
+        assert!(compile_rules(&r, 32).is_err());
+    }
+
+    #[test]
+    fn unrepresentable_rules_turn_the_datapath_off() {
+        use crate::config::iptables::parse_ruleset;
+        let mut d = director(None);
+        let r = parse_ruleset("*mangle\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m mark --mark 1 -j MARK --set-mark 2\nCOMMIT\n").unwrap();
+        d.marks_mut().extend(r);
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        assert!(!t.enabled());
+        assert!(x.regs.contains(&("CTRL", "CONTROL", 0b010)), "{:?}", x.regs);
+    }
+
+    #[test]
+    fn ev_next_and_syn_miss_rules() {
+        for s in [
+            proto::TCP_NONE,
+            proto::TCP_SYN_RECV,
+            proto::TCP_LAST_ACK,
+            proto::TCP_SYNACK,
+        ] {
+            assert!(ev_next(6, s, FwdMethod::Masq), "{s}");
+        }
+        assert!(!ev_next(6, proto::TCP_ESTABLISHED, FwdMethod::Route));
+        assert!(!ev_next(6, proto::TCP_TIME_WAIT, FwdMethod::Route));
+        assert!(ev_next(132, proto::SCTP_NONE, FwdMethod::Route));
+        assert!(ev_next(132, proto::SCTP_COOKIE_WAIT, FwdMethod::Route));
+        assert!(!ev_next(17, 0, FwdMethod::Route));
+    }
+
+    #[test]
+    fn learn_seed_matches_the_model_so_nothing_is_written() {
+        let mut d = director(Some(300));
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        let now = Time::from_secs(1);
+        let v = sa("192.0.2.10:80");
+        d.process(now, &Packet::tcp(sa("198.51.100.7:1000"), v, TcpFlags::SYN));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        x.clear();
+        // The card learns a second conn of the same client under the template.
+        let tpl_index = *t.tpl_at.keys().next().unwrap();
+        let tpl = t.tpls.values().next().copied().unwrap();
+        let now = Time::from_secs(2);
+        let c2 = sa("198.51.100.7:1001");
+        let key = FlowKey {
+            proto: 6,
+            caddr: c2.ip(),
+            cport: c2.port(),
+            vaddr: v.ip(),
+            vport: v.port(),
+        };
+        let ev = LearnEvent {
+            key,
+            ops: false,
+            tpl_index,
+            conn_index: 5,
+            dest: tpl.dest,
+            dest_gen: 0,
+            svc: 0,
+            tick: 2000,
+        };
+        t.seed_learned(&ev).unwrap();
+        let dec = d.process(now, &Packet::tcp(c2, v, TcpFlags::SYN));
+        assert_eq!(dec.by, Some(crate::model::DecidedBy::Template));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        assert!(x.cmds.is_empty(), "{:?}", x.cmds);
+        assert!(d.entry(&conn_entry_key(&key)).unwrap().offloaded);
+    }
+}

@@ -1,0 +1,215 @@
+//! The co-simulated card + driver against the model: every scenario must give the same verdict
+//! and dest for every packet; targeted cases exercise what only the card decides (template
+//! learning, conn-hit refresh, deleted real server drop, quiescent template miss).
+//! On a mismatch the packet, both decisions and the VCD path (set `LVSNIC_VCD`) are printed.
+
+#![cfg(feature = "sim")]
+
+use std::path::{Path, PathBuf};
+
+use lvsnic::model::Decision;
+use lvsnic::replay::sim::{run_events_card, DecidedOn};
+use lvsnic::replay::{load_config, run_events, trace};
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
+}
+
+struct Run {
+    model: Vec<serde_json::Value>,
+    card: Vec<(usize, Decision, DecidedOn)>,
+    text: String,
+}
+
+fn run(ipvs: &str, marks: Option<&str>, sysctls: &[&str], trace_text: &str) -> Run {
+    let dir = std::env::temp_dir().join(format!(
+        "lvsnic-sim-{}-{}",
+        std::process::id(),
+        std::thread::current()
+            .name()
+            .unwrap_or("t")
+            .replace("::", "_")
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ipvs_p = dir.join("r.ipvs");
+    std::fs::write(&ipvs_p, ipvs).unwrap();
+    let marks_v: Vec<PathBuf> = marks
+        .map(|m| {
+            let p = dir.join("r.marks");
+            std::fs::write(&p, m).unwrap();
+            vec![p]
+        })
+        .unwrap_or_default();
+    let sys: Vec<String> = sysctls.iter().map(|s| s.to_string()).collect();
+    let d = load_config(&ipvs_p, &marks_v, &sys).unwrap();
+    let events = trace::parse_trace(trace_text, "trace").unwrap();
+    let mut out = Vec::new();
+    run_events(d.clone(), &events, "trace", &mut out).unwrap();
+    let model = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut card = Vec::new();
+    let mut out = Vec::new();
+    if let Err(e) = run_events_card(
+        lvsnic_sim::SimCard::new(),
+        d,
+        &events,
+        "trace",
+        &mut out,
+        Some(&mut card),
+    ) {
+        panic!(
+            "card backend failed: {e}\n(decisions so far: {card:#?})\nVCD: {}",
+            vcd_hint()
+        );
+    }
+    Run {
+        model,
+        card,
+        text: trace_text.to_string(),
+    }
+}
+
+fn vcd_hint() -> String {
+    std::env::var("LVSNIC_VCD").unwrap_or_else(|_| "set LVSNIC_VCD=path to dump one".into())
+}
+
+/// Same verdict and dest for every packet; returns who decided each.
+fn same(r: &Run) -> Vec<DecidedOn> {
+    assert_eq!(r.model.len(), r.card.len(), "packet count");
+    let lines: Vec<&str> = r.text.split('\n').collect();
+    let mut errs = Vec::new();
+    for (m, (line, d, on)) in r.model.iter().zip(&r.card) {
+        let dest = d.dest.map(|a| a.to_string());
+        if m["verdict"] != d.verdict.name() || m["dest"].as_str().map(String::from) != dest {
+            errs.push(format!(
+                "line {}: {}\n  model: {m}\n  card ({}): {d:?}",
+                line + 1,
+                lines.get(*line).unwrap_or(&"?"),
+                on.name()
+            ));
+        }
+    }
+    assert!(
+        errs.is_empty(),
+        "{} mismatch(es):\n{}\nVCD: {}",
+        errs.len(),
+        errs.join("\n"),
+        vcd_hint()
+    );
+    r.card.iter().map(|c| c.2).collect()
+}
+
+fn scenario(name: &str) -> Vec<DecidedOn> {
+    let dir = scenarios_dir();
+    let read = |ext: &str| std::fs::read_to_string(dir.join(format!("{name}.{ext}"))).ok();
+    let r = run(
+        &read("ipvs").unwrap(),
+        read("marks").as_deref(),
+        &[],
+        &read("jsonl").unwrap(),
+    );
+    same(&r)
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                scenario(stringify!($name));
+            }
+        )*
+    };
+}
+
+scenarios!(
+    persist_mask,
+    persist_timeout,
+    persist_deferred,
+    fwmark_basic,
+    fwmark_persistent,
+    fwmark_ipv6,
+    sched_sh,
+    sched_mh,
+    edge_cases,
+    quiesce,
+);
+
+const PERSIST: &str = "-A -t 192.0.2.10:80 -s rr -p 300 -M 255.255.255.0\n\
+-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 1\n\
+-a -t 192.0.2.10:80 -r 10.0.0.2:80 -g -w 1\n";
+
+#[test]
+fn card_learns_a_conn_for_a_second_client_of_the_24() {
+    let t = "{\"t\":0,\"proto\":\"tcp\",\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}\n\
+{\"t\":1,\"proto\":\"tcp\",\"src\":\"198.51.100.99:2000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}\n\
+{\"t\":2,\"proto\":\"tcp\",\"src\":\"198.51.100.99:2000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"A\"}\n\
+{\"t\":3,\"proto\":\"tcp\",\"src\":\"198.51.100.99:2000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"A\"}\n";
+    let r = run(PERSIST, None, &[], t);
+    let on = same(&r);
+    assert_eq!(on[0], DecidedOn::Host, "first SYN: scheduler on the host");
+    assert_eq!(
+        on[1],
+        DecidedOn::Card,
+        "second client of the /24: learned on the card"
+    );
+    assert_eq!(
+        r.card[1].1.by,
+        Some(lvsnic::model::DecidedBy::Template),
+        "{:?}",
+        r.card[1]
+    );
+    assert_eq!(on[3], DecidedOn::Card, "established conn hit on the card");
+}
+
+#[test]
+fn conn_hits_on_the_card_keep_an_entry_alive_past_its_model_deadline() {
+    // Non-persistent rr: ESTABLISHED 900 s. ACKs every 600 s refresh the card only; at
+    // t = 1900 the model's own deadline (1 + 900) is long past, the card's is not.
+    let ipvs = "-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 1\n\
+-a -t 192.0.2.10:80 -r 10.0.0.2:80 -g -w 1\n";
+    let c = "\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\"";
+    let t = format!(
+        "{{\"t\":0,\"proto\":\"tcp\",{c},\"flags\":\"S\"}}\n\
+{{\"t\":1,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n\
+{{\"t\":601,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n\
+{{\"t\":1201,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n\
+{{\"t\":1801,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n\
+{{\"t\":1900,\"proto\":\"tcp\",\"src\":\"203.0.113.1:5\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}}\n\
+{{\"t\":2000,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n"
+    );
+    let r = run(ipvs, None, &[], &t);
+    let on = same(&r);
+    assert_eq!(&on[2..5], &[DecidedOn::Card; 3]);
+    assert_eq!(on[6], DecidedOn::Card, "still on the card at t=2000");
+}
+
+#[test]
+fn deleted_real_server_conn_is_dropped_by_the_card() {
+    let ipvs = "-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 1\n";
+    let c = "\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\"";
+    let t = format!(
+        "{{\"t\":0,\"proto\":\"tcp\",{c},\"flags\":\"S\"}}\n\
+{{\"t\":1,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n\
+{{\"t\":2,\"ipvsadm\":\"-d -t 192.0.2.10:80 -r 10.0.0.1:80\"}}\n\
+{{\"t\":3,\"proto\":\"tcp\",{c},\"flags\":\"A\"}}\n"
+    );
+    let r = run(ipvs, None, &[], &t);
+    let on = same(&r);
+    assert_eq!(r.card[2].1.verdict, lvsnic::model::Verdict::Drop);
+    assert_eq!(on[2], DecidedOn::Card);
+}
+
+#[test]
+fn weight_zero_with_expire_quiescent_template_misses_to_the_host() {
+    let t = "{\"t\":0,\"proto\":\"tcp\",\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}\n\
+{\"t\":1,\"ipvsadm\":\"-e -t 192.0.2.10:80 -r 10.0.0.2:80 -g -w 0\"}\n\
+{\"t\":2,\"proto\":\"tcp\",\"src\":\"198.51.100.99:2000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}\n";
+    let r = run(PERSIST, None, &["expire_quiescent_template=1"], t);
+    let on = same(&r);
+    assert_eq!(on[1], DecidedOn::Host, "template not usable: miss");
+    assert_eq!(r.card[1].1.dest.unwrap().to_string(), "10.0.0.1:80");
+}
