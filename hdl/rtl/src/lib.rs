@@ -3,3 +3,6 @@
 //! Layouts, sizes and the hash come from `lvsnic-abi`; nothing is redefined here.
 //!
 //! See `hdl/README.md` for the pipeline, latencies and resources.
+
+pub mod dest;
+pub mod verdict;

@@ -1,0 +1,616 @@
+//! Verdict + DR action: the per-packet decision of the ABI ("Per-packet decisions the layouts
+//! encode", steps 1 and 3..5 of `docs/registers.md`; step 2 is the fwmark block, step 6 the
+//! tables' aging sweep), taken from the aligned results of the conn lookup, the template lookup,
+//! the service lookup, the two dest reads (A = the conn's dest, B = the template's dest), the
+//! parsed header, `now`, the LEARN/CTRL registers and the event queue's room signal.
+//!
+//! Output: one verdict record per input packet (packet id, kind, dest, miss reason, mark, DR MAC,
+//! service) plus side-effect strobes (conn write-back = refresh `last_refresh = now` and clear
+//! `ev_next`; conn remove for `ops`; learn-insert request with the new conn's fields; template
+//! refresh; learn event; flag event) and statistics strobes.
+//!
+//! Latency **1 clock** (all outputs registered), II = 1. Resources: ~1 k LUT (three 32-bit
+//! subtract/compare for the liveness checks, the 8-bit gen compares, muxes) and ~330 FF.
+//!
+//! Interpretations where the ABI text is not explicit (documented in hdl/README.md):
+//! * `CTRL.enable == 0` -> every parsed packet misses with `HostOnly`.
+//! * A conn-hit forward that needs an event (flag event, or the `ops` expire) and has no event room
+//!   -> miss `TableFull` (the ABI's reason for "no room for the event"), counted in `EVQ_FULL`.
+//! * SCTP "chunk type" that makes a flag event: INIT, INIT_ACK, ABORT, SHUTDOWN, SHUTDOWN_ACK,
+//!   COOKIE_ECHO, COOKIE_ACK, SHUTDOWN_COMPLETE (the state-changing chunks of the IPVS SCTP table).
+//! * "client port 20 -> HostOnly" applies to every protocol, as written.
+use lvsnic_abi::MissReason;
+use rust_hdl::prelude::*;
+
+/// Verdict kinds (`kind` output).
+pub const KIND_FORWARD: u64 = 0;
+pub const KIND_DROP: u64 = 1;
+pub const KIND_MISS: u64 = 2;
+
+#[derive(LogicBlock)]
+pub struct Verdict {
+    pub clock: Signal<In, Clock>,
+    // ---- packet (aligned) ----
+    pub in_valid: Signal<In, Bit>,
+    pub pkt_id: Signal<In, Bits<32>>,
+    /// IPv4/IPv6 + TCP/UDP/SCTP with ports
+    pub parsed: Signal<In, Bit>,
+    pub proto: Signal<In, Bits<8>>,
+    /// TCP flags byte or SCTP first chunk type
+    pub l4_info: Signal<In, Bits<8>>,
+    pub cport: Signal<In, Bits<16>>,
+    pub vport: Signal<In, Bits<16>>,
+    pub mark: Signal<In, Bits<32>>,
+    // ---- registers ----
+    pub now: Signal<In, Bits<32>>,
+    pub enable: Signal<In, Bit>,
+    pub learn_en: Signal<In, Bit>,
+    pub ftp_fallback: Signal<In, Bit>,
+    pub unpriv_port: Signal<In, Bits<16>>,
+    pub tcp_timeout: Signal<In, Bits<32>>,
+    pub tcp_flags: Signal<In, Bits<10>>,
+    pub udp_timeout: Signal<In, Bits<32>>,
+    pub udp_flags: Signal<In, Bits<10>>,
+    pub sctp_timeout: Signal<In, Bits<32>>,
+    pub sctp_flags: Signal<In, Bits<10>>,
+    /// the event queue can take the events this packet may produce
+    pub ev_room: Signal<In, Bit>,
+    // ---- conn lookup ----
+    pub c_hit: Signal<In, Bit>,
+    pub c_idx: Signal<In, Bits<32>>,
+    pub c_last_refresh: Signal<In, Bits<32>>,
+    pub c_timeout: Signal<In, Bits<32>>,
+    pub c_dest: Signal<In, Bits<8>>,
+    pub c_dest_gen: Signal<In, Bits<8>>,
+    pub c_syn_miss: Signal<In, Bit>,
+    pub c_ev_next: Signal<In, Bit>,
+    pub c_ops: Signal<In, Bit>,
+    pub c_state: Signal<In, Bits<4>>,
+    /// a free conn slot exists for a learn insert
+    pub c_free: Signal<In, Bit>,
+    // ---- service lookup ----
+    pub s_hit: Signal<In, Bit>,
+    pub s_idx: Signal<In, Bits<8>>,
+    pub s_persistent: Signal<In, Bit>,
+    pub s_ops: Signal<In, Bit>,
+    pub s_host_only: Signal<In, Bit>,
+    // ---- template lookup ----
+    pub t_hit: Signal<In, Bit>,
+    pub t_idx: Signal<In, Bits<32>>,
+    pub t_learn: Signal<In, Bit>,
+    pub t_dport_from_dest: Signal<In, Bit>,
+    pub t_dest: Signal<In, Bits<8>>,
+    pub t_dest_gen: Signal<In, Bits<8>>,
+    pub t_last_refresh: Signal<In, Bits<32>>,
+    pub t_timeout: Signal<In, Bits<32>>,
+    // ---- dest reads (A: conn's dest, B: template's dest) ----
+    pub da_state: Signal<In, Bits<32>>,
+    pub da_mac: Signal<In, Bits<48>>,
+    pub db_state: Signal<In, Bits<32>>,
+    pub db_mac: Signal<In, Bits<48>>,
+    pub db_port: Signal<In, Bits<16>>,
+    pub db_fwd: Signal<In, Bits<3>>,
+    // ---- verdict record ----
+    pub o_valid: Signal<Out, Bit>,
+    pub o_pkt_id: Signal<Out, Bits<32>>,
+    pub o_kind: Signal<Out, Bits<2>>,
+    pub o_dest: Signal<Out, Bits<8>>,
+    pub o_reason: Signal<Out, Bits<4>>,
+    pub o_mark: Signal<Out, Bits<32>>,
+    pub o_mac: Signal<Out, Bits<48>>,
+    pub o_svc: Signal<Out, Bits<8>>,
+    // ---- side effects ----
+    /// conn hit forwarded: write `last_refresh = o_now`, clear `ev_next` of conn `o_c_idx`
+    pub o_conn_wb: Signal<Out, Bit>,
+    /// `ops` conn: remove `o_c_idx` after forwarding (expire event cause Ops)
+    pub o_conn_del: Signal<Out, Bit>,
+    pub o_c_idx: Signal<Out, Bits<32>>,
+    pub o_c_state: Signal<Out, Bits<4>>,
+    /// template refresh: `last_refresh = o_now` of template `o_t_idx`
+    pub o_tpl_wb: Signal<Out, Bit>,
+    pub o_t_idx: Signal<Out, Bits<32>>,
+    /// learn-insert request (controlled = 1)
+    pub o_learn_ins: Signal<Out, Bit>,
+    pub o_learn_gen: Signal<Out, Bits<8>>,
+    pub o_learn_fwd: Signal<Out, Bits<3>>,
+    pub o_learn_dport: Signal<Out, Bits<16>>,
+    pub o_learn_timeout: Signal<Out, Bits<32>>,
+    /// LEARN.*_FLAGS image: state 3:0, syn_miss 8, ev_next 9
+    pub o_learn_flags: Signal<Out, Bits<10>>,
+    pub o_ev_learn: Signal<Out, Bit>,
+    pub o_ev_learn_ops: Signal<Out, Bit>,
+    pub o_ev_flag: Signal<Out, Bit>,
+    pub o_l4_info: Signal<Out, Bits<8>>,
+    pub o_now: Signal<Out, Bits<32>>,
+    // ---- statistics strobes ----
+    pub o_st_conn_hit: Signal<Out, Bit>,
+    pub o_st_tpl_hit: Signal<Out, Bit>,
+    pub o_st_learn: Signal<Out, Bit>,
+    pub o_st_miss: Signal<Out, Bit>,
+    pub o_st_drop: Signal<Out, Bit>,
+    pub o_st_evq_full: Signal<Out, Bit>,
+    // ---- locals ----
+    is_tcp: Signal<Local, Bit>,
+    is_udp: Signal<Local, Bit>,
+    is_sctp: Signal<Local, Bit>,
+    syn_like: Signal<Local, Bit>,
+    not_new: Signal<Local, Bit>,
+    flag_pkt: Signal<Local, Bit>,
+    sctp_flag: Signal<Local, Bit>,
+    c_live: Signal<Local, Bit>,
+    t_live: Signal<Local, Bit>,
+    c_gen_ok: Signal<Local, Bit>,
+    t_gen_ok: Signal<Local, Bit>,
+    c_flag: Signal<Local, Bit>,
+    ftp_cand: Signal<Local, Bit>,
+    n_kind: Signal<Local, Bits<2>>,
+    n_reason: Signal<Local, Bits<4>>,
+    n_dest: Signal<Local, Bits<8>>,
+    n_mac: Signal<Local, Bits<48>>,
+    n_conn_wb: Signal<Local, Bit>,
+    n_conn_del: Signal<Local, Bit>,
+    n_tpl_wb: Signal<Local, Bit>,
+    n_learn_ins: Signal<Local, Bit>,
+    n_ev_learn: Signal<Local, Bit>,
+    n_ev_learn_ops: Signal<Local, Bit>,
+    n_ev_flag: Signal<Local, Bit>,
+    n_st_conn_hit: Signal<Local, Bit>,
+    n_st_tpl_hit: Signal<Local, Bit>,
+    n_st_evq_full: Signal<Local, Bit>,
+    n_st_drop: Signal<Local, Bit>,
+    n_timeout: Signal<Local, Bits<32>>,
+    n_flags: Signal<Local, Bits<10>>,
+    n_dport: Signal<Local, Bits<16>>,
+    // ---- constants (from the ABI enums) ----
+    k_forward: Constant<Bits<2>>,
+    k_drop: Constant<Bits<2>>,
+    k_miss: Constant<Bits<2>>,
+    r_schedule: Constant<Bits<4>>,
+    r_no_service: Constant<Bits<4>>,
+    r_not_new: Constant<Bits<4>>,
+    r_tpl_invalid: Constant<Bits<4>>,
+    r_dest_invalid: Constant<Bits<4>>,
+    r_syn_on_conn: Constant<Bits<4>>,
+    r_expired: Constant<Bits<4>>,
+    r_table_full: Constant<Bits<4>>,
+    r_host_only: Constant<Bits<4>>,
+    r_unparsed: Constant<Bits<4>>,
+    // ---- output registers ----
+    q_valid: DFF<Bit>,
+    q_pkt_id: DFF<Bits<32>>,
+    q_kind: DFF<Bits<2>>,
+    q_dest: DFF<Bits<8>>,
+    q_reason: DFF<Bits<4>>,
+    q_mark: DFF<Bits<32>>,
+    q_mac: DFF<Bits<48>>,
+    q_svc: DFF<Bits<8>>,
+    q_conn_wb: DFF<Bit>,
+    q_conn_del: DFF<Bit>,
+    q_c_idx: DFF<Bits<32>>,
+    q_c_state: DFF<Bits<4>>,
+    q_tpl_wb: DFF<Bit>,
+    q_t_idx: DFF<Bits<32>>,
+    q_learn_ins: DFF<Bit>,
+    q_learn_gen: DFF<Bits<8>>,
+    q_learn_fwd: DFF<Bits<3>>,
+    q_learn_dport: DFF<Bits<16>>,
+    q_learn_timeout: DFF<Bits<32>>,
+    q_learn_flags: DFF<Bits<10>>,
+    q_ev_learn: DFF<Bit>,
+    q_ev_learn_ops: DFF<Bit>,
+    q_ev_flag: DFF<Bit>,
+    q_l4_info: DFF<Bits<8>>,
+    q_now: DFF<Bits<32>>,
+    q_st_conn_hit: DFF<Bit>,
+    q_st_tpl_hit: DFF<Bit>,
+    q_st_learn: DFF<Bit>,
+    q_st_miss: DFF<Bit>,
+    q_st_drop: DFF<Bit>,
+    q_st_evq_full: DFF<Bit>,
+}
+
+fn reason(r: MissReason) -> Constant<Bits<4>> {
+    Constant::new((r as u64).into())
+}
+
+impl Default for Verdict {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            in_valid: Default::default(),
+            pkt_id: Default::default(),
+            parsed: Default::default(),
+            proto: Default::default(),
+            l4_info: Default::default(),
+            cport: Default::default(),
+            vport: Default::default(),
+            mark: Default::default(),
+            now: Default::default(),
+            enable: Default::default(),
+            learn_en: Default::default(),
+            ftp_fallback: Default::default(),
+            unpriv_port: Default::default(),
+            tcp_timeout: Default::default(),
+            tcp_flags: Default::default(),
+            udp_timeout: Default::default(),
+            udp_flags: Default::default(),
+            sctp_timeout: Default::default(),
+            sctp_flags: Default::default(),
+            ev_room: Default::default(),
+            c_hit: Default::default(),
+            c_idx: Default::default(),
+            c_last_refresh: Default::default(),
+            c_timeout: Default::default(),
+            c_dest: Default::default(),
+            c_dest_gen: Default::default(),
+            c_syn_miss: Default::default(),
+            c_ev_next: Default::default(),
+            c_ops: Default::default(),
+            c_state: Default::default(),
+            c_free: Default::default(),
+            s_hit: Default::default(),
+            s_idx: Default::default(),
+            s_persistent: Default::default(),
+            s_ops: Default::default(),
+            s_host_only: Default::default(),
+            t_hit: Default::default(),
+            t_idx: Default::default(),
+            t_learn: Default::default(),
+            t_dport_from_dest: Default::default(),
+            t_dest: Default::default(),
+            t_dest_gen: Default::default(),
+            t_last_refresh: Default::default(),
+            t_timeout: Default::default(),
+            da_state: Default::default(),
+            da_mac: Default::default(),
+            db_state: Default::default(),
+            db_mac: Default::default(),
+            db_port: Default::default(),
+            db_fwd: Default::default(),
+            o_valid: Default::default(),
+            o_pkt_id: Default::default(),
+            o_kind: Default::default(),
+            o_dest: Default::default(),
+            o_reason: Default::default(),
+            o_mark: Default::default(),
+            o_mac: Default::default(),
+            o_svc: Default::default(),
+            o_conn_wb: Default::default(),
+            o_conn_del: Default::default(),
+            o_c_idx: Default::default(),
+            o_c_state: Default::default(),
+            o_tpl_wb: Default::default(),
+            o_t_idx: Default::default(),
+            o_learn_ins: Default::default(),
+            o_learn_gen: Default::default(),
+            o_learn_fwd: Default::default(),
+            o_learn_dport: Default::default(),
+            o_learn_timeout: Default::default(),
+            o_learn_flags: Default::default(),
+            o_ev_learn: Default::default(),
+            o_ev_learn_ops: Default::default(),
+            o_ev_flag: Default::default(),
+            o_l4_info: Default::default(),
+            o_now: Default::default(),
+            o_st_conn_hit: Default::default(),
+            o_st_tpl_hit: Default::default(),
+            o_st_learn: Default::default(),
+            o_st_miss: Default::default(),
+            o_st_drop: Default::default(),
+            o_st_evq_full: Default::default(),
+            is_tcp: Default::default(),
+            is_udp: Default::default(),
+            is_sctp: Default::default(),
+            syn_like: Default::default(),
+            not_new: Default::default(),
+            flag_pkt: Default::default(),
+            sctp_flag: Default::default(),
+            c_live: Default::default(),
+            t_live: Default::default(),
+            c_gen_ok: Default::default(),
+            t_gen_ok: Default::default(),
+            c_flag: Default::default(),
+            ftp_cand: Default::default(),
+            n_kind: Default::default(),
+            n_reason: Default::default(),
+            n_dest: Default::default(),
+            n_mac: Default::default(),
+            n_conn_wb: Default::default(),
+            n_conn_del: Default::default(),
+            n_tpl_wb: Default::default(),
+            n_learn_ins: Default::default(),
+            n_ev_learn: Default::default(),
+            n_ev_learn_ops: Default::default(),
+            n_ev_flag: Default::default(),
+            n_st_conn_hit: Default::default(),
+            n_st_tpl_hit: Default::default(),
+            n_st_evq_full: Default::default(),
+            n_st_drop: Default::default(),
+            n_timeout: Default::default(),
+            n_flags: Default::default(),
+            n_dport: Default::default(),
+            k_forward: Constant::new(KIND_FORWARD.into()),
+            k_drop: Constant::new(KIND_DROP.into()),
+            k_miss: Constant::new(KIND_MISS.into()),
+            r_schedule: reason(MissReason::Schedule),
+            r_no_service: reason(MissReason::NoService),
+            r_not_new: reason(MissReason::NotNew),
+            r_tpl_invalid: reason(MissReason::TemplateInvalid),
+            r_dest_invalid: reason(MissReason::DestInvalid),
+            r_syn_on_conn: reason(MissReason::SynOnConn),
+            r_expired: reason(MissReason::Expired),
+            r_table_full: reason(MissReason::TableFull),
+            r_host_only: reason(MissReason::HostOnly),
+            r_unparsed: reason(MissReason::Unparsed),
+            q_valid: Default::default(),
+            q_pkt_id: Default::default(),
+            q_kind: Default::default(),
+            q_dest: Default::default(),
+            q_reason: Default::default(),
+            q_mark: Default::default(),
+            q_mac: Default::default(),
+            q_svc: Default::default(),
+            q_conn_wb: Default::default(),
+            q_conn_del: Default::default(),
+            q_c_idx: Default::default(),
+            q_c_state: Default::default(),
+            q_tpl_wb: Default::default(),
+            q_t_idx: Default::default(),
+            q_learn_ins: Default::default(),
+            q_learn_gen: Default::default(),
+            q_learn_fwd: Default::default(),
+            q_learn_dport: Default::default(),
+            q_learn_timeout: Default::default(),
+            q_learn_flags: Default::default(),
+            q_ev_learn: Default::default(),
+            q_ev_learn_ops: Default::default(),
+            q_ev_flag: Default::default(),
+            q_l4_info: Default::default(),
+            q_now: Default::default(),
+            q_st_conn_hit: Default::default(),
+            q_st_tpl_hit: Default::default(),
+            q_st_learn: Default::default(),
+            q_st_miss: Default::default(),
+            q_st_drop: Default::default(),
+            q_st_evq_full: Default::default(),
+        }
+    }
+}
+
+impl Logic for Verdict {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self,
+            clock,
+            q_valid,
+            q_pkt_id,
+            q_kind,
+            q_dest,
+            q_reason,
+            q_mark,
+            q_mac,
+            q_svc,
+            q_conn_wb,
+            q_conn_del,
+            q_c_idx,
+            q_c_state,
+            q_tpl_wb,
+            q_t_idx,
+            q_learn_ins,
+            q_learn_gen,
+            q_learn_fwd,
+            q_learn_dport,
+            q_learn_timeout,
+            q_learn_flags,
+            q_ev_learn,
+            q_ev_learn_ops,
+            q_ev_flag,
+            q_l4_info,
+            q_now,
+            q_st_conn_hit,
+            q_st_tpl_hit,
+            q_st_learn,
+            q_st_miss,
+            q_st_drop,
+            q_st_evq_full
+        );
+        // ---- derived packet facts ----
+        self.is_tcp.next = self.proto.val() == 6;
+        self.is_udp.next = self.proto.val() == 17;
+        self.is_sctp.next = self.proto.val() == 132;
+        self.syn_like.next = (self.is_tcp.val()
+            && self.l4_info.val().get_bit(1)
+            && !self.l4_info.val().get_bit(2))
+            || (self.is_sctp.val() && self.l4_info.val() == 1);
+        self.not_new.next = (self.is_tcp.val()
+            && (!self.l4_info.val().get_bit(1) || self.l4_info.val().get_bit(2)))
+            || (self.is_sctp.val() && self.l4_info.val() != 1);
+        self.sctp_flag.next = (self.l4_info.val() == 1)
+            | (self.l4_info.val() == 2)
+            | (self.l4_info.val() == 6)
+            | (self.l4_info.val() == 7)
+            | (self.l4_info.val() == 8)
+            | (self.l4_info.val() == 10)
+            | (self.l4_info.val() == 11)
+            | (self.l4_info.val() == 14);
+        self.flag_pkt.next = (self.is_tcp.val() && (self.l4_info.val() & 7) != 0)
+            || (self.is_sctp.val() && self.sctp_flag.val());
+        self.c_live.next = (self.now.val() - self.c_last_refresh.val()) < self.c_timeout.val();
+        self.t_live.next = (self.now.val() - self.t_last_refresh.val()) < self.t_timeout.val();
+        self.c_gen_ok.next = self.da_state.val().get_bits::<8>(8) == self.c_dest_gen.val();
+        self.t_gen_ok.next = self.db_state.val().get_bits::<8>(8) == self.t_dest_gen.val();
+        self.c_flag.next = self.flag_pkt.val() || self.c_ev_next.val();
+        self.ftp_cand.next = self.is_tcp.val()
+            && ((self.vport.val() == 20) || (self.vport.val() >= self.unpriv_port.val()));
+        // learned conn: per-protocol timeout/flags, dport per dport_from_dest
+        self.n_timeout.next = self.udp_timeout.val();
+        self.n_flags.next = self.udp_flags.val();
+        if self.is_tcp.val() {
+            self.n_timeout.next = self.tcp_timeout.val();
+            self.n_flags.next = self.tcp_flags.val();
+        }
+        if self.is_sctp.val() {
+            self.n_timeout.next = self.sctp_timeout.val();
+            self.n_flags.next = self.sctp_flags.val();
+        }
+        self.n_dport.next = self.vport.val();
+        if self.t_dport_from_dest.val() && (self.db_port.val() != 0) {
+            self.n_dport.next = self.db_port.val();
+        }
+        // ---- the decision ----
+        self.n_kind.next = self.k_miss.val();
+        self.n_reason.next = self.r_schedule.val();
+        self.n_dest.next = self.c_dest.val();
+        self.n_mac.next = self.da_mac.val();
+        self.n_conn_wb.next = false;
+        self.n_conn_del.next = false;
+        self.n_tpl_wb.next = false;
+        self.n_learn_ins.next = false;
+        self.n_ev_learn.next = false;
+        self.n_ev_learn_ops.next = false;
+        self.n_ev_flag.next = false;
+        self.n_st_conn_hit.next = false;
+        self.n_st_tpl_hit.next = false;
+        self.n_st_evq_full.next = false;
+        self.n_st_drop.next = false;
+        if !self.parsed.val() {
+            self.n_reason.next = self.r_unparsed.val();
+        } else if !self.enable.val() {
+            self.n_reason.next = self.r_host_only.val();
+        } else if self.c_hit.val() {
+            // step 3: conn hit
+            if !self.c_live.val() {
+                self.n_reason.next = self.r_expired.val();
+            } else if !self.c_gen_ok.val() {
+                self.n_reason.next = self.r_dest_invalid.val();
+            } else if !self.da_state.val().get_bit(1) {
+                if self.da_state.val().get_bit(2) {
+                    self.n_kind.next = self.k_drop.val();
+                    self.n_st_drop.next = true;
+                } else {
+                    self.n_reason.next = self.r_dest_invalid.val();
+                }
+            } else if self.syn_like.val()
+                && (self.c_syn_miss.val() || !self.da_state.val().get_bit(3))
+            {
+                self.n_reason.next = self.r_syn_on_conn.val();
+            } else if (self.c_flag.val() || self.c_ops.val()) && !self.ev_room.val() {
+                self.n_reason.next = self.r_table_full.val();
+                self.n_st_evq_full.next = true;
+            } else {
+                self.n_kind.next = self.k_forward.val();
+                self.n_conn_wb.next = true;
+                self.n_conn_del.next = self.c_ops.val();
+                self.n_ev_flag.next = self.c_flag.val();
+                self.n_st_conn_hit.next = true;
+            }
+        } else if self.not_new.val() {
+            // step 4: conn miss
+            self.n_reason.next = self.r_not_new.val();
+        } else if self.cport.val() == 20 {
+            self.n_reason.next = self.r_host_only.val();
+        } else if !self.s_hit.val() {
+            if self.ftp_fallback.val() && self.ftp_cand.val() {
+                self.n_reason.next = self.r_host_only.val();
+            } else {
+                self.n_reason.next = self.r_no_service.val();
+            }
+        } else if self.s_host_only.val() {
+            self.n_reason.next = self.r_host_only.val();
+        } else if !self.s_persistent.val() {
+            self.n_reason.next = self.r_schedule.val();
+        } else if !self.t_hit.val() {
+            // step 5: persistent service, template lookup
+            self.n_reason.next = self.r_schedule.val();
+        } else if !self.t_live.val() {
+            self.n_reason.next = self.r_expired.val();
+        } else if !self.t_learn.val()
+            || !self.t_gen_ok.val()
+            || !self.db_state.val().get_bit(4)
+            || !self.learn_en.val()
+        {
+            self.n_reason.next = self.r_tpl_invalid.val();
+        } else if (!(self.s_ops.val() && self.is_udp.val())) && !self.c_free.val() {
+            self.n_reason.next = self.r_table_full.val();
+        } else if !self.ev_room.val() {
+            self.n_reason.next = self.r_table_full.val();
+            self.n_st_evq_full.next = true;
+        } else {
+            self.n_kind.next = self.k_forward.val();
+            self.n_dest.next = self.t_dest.val();
+            self.n_mac.next = self.db_mac.val();
+            self.n_tpl_wb.next = true;
+            self.n_ev_learn.next = true;
+            self.n_st_tpl_hit.next = true;
+            if self.s_ops.val() && self.is_udp.val() {
+                self.n_ev_learn_ops.next = true;
+            } else {
+                self.n_learn_ins.next = true;
+            }
+        }
+        // ---- registers ----
+        self.q_valid.d.next = self.in_valid.val();
+        self.q_pkt_id.d.next = self.pkt_id.val();
+        self.q_kind.d.next = self.n_kind.val();
+        self.q_dest.d.next = self.n_dest.val();
+        self.q_reason.d.next = self.n_reason.val();
+        self.q_mark.d.next = self.mark.val();
+        self.q_mac.d.next = self.n_mac.val();
+        self.q_svc.d.next = self.s_idx.val();
+        self.q_conn_wb.d.next = self.in_valid.val() && self.n_conn_wb.val();
+        self.q_conn_del.d.next = self.in_valid.val() && self.n_conn_del.val();
+        self.q_c_idx.d.next = self.c_idx.val();
+        self.q_c_state.d.next = self.c_state.val();
+        self.q_tpl_wb.d.next = self.in_valid.val() && self.n_tpl_wb.val();
+        self.q_t_idx.d.next = self.t_idx.val();
+        self.q_learn_ins.d.next = self.in_valid.val() && self.n_learn_ins.val();
+        self.q_learn_gen.d.next = self.db_state.val().get_bits::<8>(8);
+        self.q_learn_fwd.d.next = self.db_fwd.val();
+        self.q_learn_dport.d.next = self.n_dport.val();
+        self.q_learn_timeout.d.next = self.n_timeout.val();
+        self.q_learn_flags.d.next = self.n_flags.val();
+        self.q_ev_learn.d.next = self.in_valid.val() && self.n_ev_learn.val();
+        self.q_ev_learn_ops.d.next = self.n_ev_learn_ops.val();
+        self.q_ev_flag.d.next = self.in_valid.val() && self.n_ev_flag.val();
+        self.q_l4_info.d.next = self.l4_info.val();
+        self.q_now.d.next = self.now.val();
+        self.q_st_conn_hit.d.next = self.in_valid.val() && self.n_st_conn_hit.val();
+        self.q_st_tpl_hit.d.next = self.in_valid.val() && self.n_st_tpl_hit.val();
+        self.q_st_learn.d.next = self.in_valid.val() && self.n_learn_ins.val();
+        self.q_st_miss.d.next = self.in_valid.val() && (self.n_kind.val() == self.k_miss.val());
+        self.q_st_drop.d.next = self.in_valid.val() && self.n_st_drop.val();
+        self.q_st_evq_full.d.next = self.in_valid.val() && self.n_st_evq_full.val();
+        self.o_valid.next = self.q_valid.q.val();
+        self.o_pkt_id.next = self.q_pkt_id.q.val();
+        self.o_kind.next = self.q_kind.q.val();
+        self.o_dest.next = self.q_dest.q.val();
+        self.o_reason.next = self.q_reason.q.val();
+        self.o_mark.next = self.q_mark.q.val();
+        self.o_mac.next = self.q_mac.q.val();
+        self.o_svc.next = self.q_svc.q.val();
+        self.o_conn_wb.next = self.q_conn_wb.q.val();
+        self.o_conn_del.next = self.q_conn_del.q.val();
+        self.o_c_idx.next = self.q_c_idx.q.val();
+        self.o_c_state.next = self.q_c_state.q.val();
+        self.o_tpl_wb.next = self.q_tpl_wb.q.val();
+        self.o_t_idx.next = self.q_t_idx.q.val();
+        self.o_learn_ins.next = self.q_learn_ins.q.val();
+        self.o_learn_gen.next = self.q_learn_gen.q.val();
+        self.o_learn_fwd.next = self.q_learn_fwd.q.val();
+        self.o_learn_dport.next = self.q_learn_dport.q.val();
+        self.o_learn_timeout.next = self.q_learn_timeout.q.val();
+        self.o_learn_flags.next = self.q_learn_flags.q.val();
+        self.o_ev_learn.next = self.q_ev_learn.q.val();
+        self.o_ev_learn_ops.next = self.q_ev_learn_ops.q.val();
+        self.o_ev_flag.next = self.q_ev_flag.q.val();
+        self.o_l4_info.next = self.q_l4_info.q.val();
+        self.o_now.next = self.q_now.q.val();
+        self.o_st_conn_hit.next = self.q_st_conn_hit.q.val();
+        self.o_st_tpl_hit.next = self.q_st_tpl_hit.q.val();
+        self.o_st_learn.next = self.q_st_learn.q.val();
+        self.o_st_miss.next = self.q_st_miss.q.val();
+        self.o_st_drop.next = self.q_st_drop.q.val();
+        self.o_st_evq_full.next = self.q_st_evq_full.q.val();
+    }
+}
