@@ -119,9 +119,9 @@ mod tests {
     }
 
     fn clk(uut: &mut DestTable<3>) {
-        uut.clock.next = Clock(false);
+        uut.clock.next = Clock { clk: false };
         assert!(simulate(uut, 100));
-        uut.clock.next = Clock(true);
+        uut.clock.next = Clock { clk: true };
         assert!(simulate(uut, 100));
     }
 

@@ -614,3 +614,371 @@ impl Logic for Verdict {
         self.o_st_evq_full.next = self.q_st_evq_full.q.val();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvsnic_abi::entries::dest;
+
+    /// Inputs of one packet (the software reference's view).
+    #[derive(Clone, Debug, Default)]
+    struct In {
+        parsed: bool,
+        enable: bool,
+        proto: u8,
+        l4: u8,
+        cport: u16,
+        vport: u16,
+        now: u32,
+        learn_en: bool,
+        ftp_fallback: bool,
+        unpriv: u16,
+        ev_room: bool,
+        c_hit: bool,
+        c_lr: u32,
+        c_to: u32,
+        c_dest: u8,
+        c_gen: u8,
+        c_syn_miss: bool,
+        c_ev_next: bool,
+        c_ops: bool,
+        c_free: bool,
+        s_hit: bool,
+        s_persistent: bool,
+        s_ops: bool,
+        s_host_only: bool,
+        t_hit: bool,
+        t_learn: bool,
+        t_dpfd: bool,
+        t_dest: u8,
+        t_gen: u8,
+        t_lr: u32,
+        t_to: u32,
+        da: u32,
+        db: u32,
+        db_port: u16,
+    }
+
+    #[derive(Debug, PartialEq, Default)]
+    struct Out {
+        kind: u64,
+        reason: u64,
+        dest: u64,
+        conn_wb: bool,
+        conn_del: bool,
+        tpl_wb: bool,
+        learn_ins: bool,
+        ev_learn: bool,
+        ev_learn_ops: bool,
+        ev_flag: bool,
+        dport: u64,
+    }
+
+    fn bit(w: u32, f: &lvsnic_abi::layout::Field) -> bool {
+        (w >> (f.lsb - 160)) & 1 == 1
+    }
+    fn gen_of(w: u32) -> u8 {
+        (w >> (dest::GEN.lsb - 160)) as u8
+    }
+    fn live(lr: u32, to: u32, now: u32) -> bool {
+        lvsnic_abi::entries::is_live(lr, to, now)
+    }
+
+    /// The ABI's "Per-packet decisions the layouts encode", steps 1 and 3..5, written from the text.
+    fn reference(i: &In) -> Out {
+        use MissReason::*;
+        let miss = |r: MissReason| Out {
+            kind: KIND_MISS,
+            reason: r as u64,
+            ..Default::default()
+        };
+        let tcp = i.proto == 6;
+        let udp = i.proto == 17;
+        let sctp = i.proto == 132;
+        let (syn, fin, rst) = (i.l4 & 2 != 0, i.l4 & 1 != 0, i.l4 & 4 != 0);
+        let syn_like = (tcp && syn && !rst) || (sctp && i.l4 == 1);
+        if !i.parsed {
+            return miss(Unparsed);
+        }
+        if !i.enable {
+            return miss(HostOnly);
+        }
+        if i.c_hit {
+            if !live(i.c_lr, i.c_to, i.now) {
+                return miss(Expired);
+            }
+            if gen_of(i.da) != i.c_gen {
+                return miss(DestInvalid);
+            }
+            if !bit(i.da, &dest::CONN_OK) {
+                if bit(i.da, &dest::CONN_DROP) {
+                    return Out {
+                        kind: KIND_DROP,
+                        ..Default::default()
+                    };
+                }
+                return miss(DestInvalid);
+            }
+            if syn_like && (i.c_syn_miss || !bit(i.da, &dest::SYN_OK)) {
+                return miss(SynOnConn);
+            }
+            let sctp_flag = matches!(i.l4, 1 | 2 | 6 | 7 | 8 | 10 | 11 | 14);
+            let flag = (tcp && (syn || fin || rst)) || (sctp && sctp_flag) || i.c_ev_next;
+            if (flag || i.c_ops) && !i.ev_room {
+                return miss(TableFull);
+            }
+            return Out {
+                kind: KIND_FORWARD,
+                dest: i.c_dest as u64,
+                conn_wb: true,
+                conn_del: i.c_ops,
+                ev_flag: flag,
+                ..Default::default()
+            };
+        }
+        if (tcp && (!syn || rst)) || (sctp && i.l4 != 1) {
+            return miss(NotNew);
+        }
+        if i.cport == 20 {
+            return miss(HostOnly);
+        }
+        if !i.s_hit {
+            if i.ftp_fallback && tcp && (i.vport == 20 || i.vport >= i.unpriv) {
+                return miss(HostOnly);
+            }
+            return miss(NoService);
+        }
+        if i.s_host_only {
+            return miss(HostOnly);
+        }
+        if !i.s_persistent || !i.t_hit {
+            return miss(Schedule);
+        }
+        if !live(i.t_lr, i.t_to, i.now) {
+            return miss(Expired);
+        }
+        if !i.t_learn || gen_of(i.db) != i.t_gen || !bit(i.db, &dest::TPL_OK) || !i.learn_en {
+            return miss(TemplateInvalid);
+        }
+        let ops = i.s_ops && udp;
+        if !ops && !i.c_free {
+            return miss(TableFull);
+        }
+        if !i.ev_room {
+            return miss(TableFull);
+        }
+        Out {
+            kind: KIND_FORWARD,
+            dest: i.t_dest as u64,
+            tpl_wb: true,
+            ev_learn: true,
+            ev_learn_ops: ops,
+            learn_ins: !ops,
+            dport: if ops {
+                0
+            } else if i.t_dpfd && i.db_port != 0 {
+                i.db_port as u64
+            } else {
+                i.vport as u64
+            },
+            ..Default::default()
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn b(&mut self, pct: u64) -> bool {
+            self.next() % 100 < pct
+        }
+        fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+            v[(self.next() % v.len() as u64) as usize]
+        }
+    }
+
+    fn random_in(r: &mut Rng) -> In {
+        let now = r.pick(&[5u32, 1000, 0xffff_fff0, 70_000]);
+        let state = |r: &mut Rng| -> u32 {
+            let mut w = 0;
+            for f in [&dest::VALID, &dest::CONN_OK, &dest::CONN_DROP, &dest::SYN_OK, &dest::TPL_OK] {
+                if r.b(80) {
+                    w |= 1 << (f.lsb - 160);
+                }
+            }
+            w | ((r.pick(&[1u32, 2]) << (dest::GEN.lsb - 160)) | 0xa5a5_0000)
+        };
+        In {
+            parsed: r.b(95),
+            enable: r.b(95),
+            proto: r.pick(&[6, 17, 132, 6]),
+            l4: r.pick(&[0x02, 0x10, 0x12, 0x11, 0x04, 0x06, 0x01, 0x00, 0x0a, 0x03]),
+            cport: r.pick(&[20, 1234, 40000, 5555]),
+            vport: r.pick(&[20, 80, 2000, 443, 1024]),
+            now,
+            learn_en: r.b(85),
+            ftp_fallback: r.b(50),
+            unpriv: r.pick(&[1024, 3000]),
+            ev_room: r.b(85),
+            c_hit: r.b(45),
+            c_lr: now.wrapping_sub(r.pick(&[0u32, 10, 100, 1000])),
+            c_to: r.pick(&[1u32, 100, 101, 60000]),
+            c_dest: r.next() as u8,
+            c_gen: r.pick(&[1, 2, 1]),
+            c_syn_miss: r.b(20),
+            c_ev_next: r.b(20),
+            c_ops: r.b(15),
+            c_free: r.b(85),
+            s_hit: r.b(85),
+            s_persistent: r.b(75),
+            s_ops: r.b(20),
+            s_host_only: r.b(10),
+            t_hit: r.b(80),
+            t_learn: r.b(85),
+            t_dpfd: r.b(50),
+            t_dest: r.next() as u8,
+            t_gen: r.pick(&[1, 2, 1]),
+            t_lr: now.wrapping_sub(r.pick(&[0u32, 10, 100, 1000])),
+            t_to: r.pick(&[1u32, 100, 101, 60000]),
+            da: state(r),
+            db: state(r),
+            db_port: r.pick(&[0, 8080]),
+        }
+    }
+
+    fn drive(u: &mut Verdict, i: &In, id: u32) {
+        u.in_valid.next = true;
+        u.pkt_id.next = (id as u64).into();
+        u.parsed.next = i.parsed;
+        u.enable.next = i.enable;
+        u.proto.next = (i.proto as u64).into();
+        u.l4_info.next = (i.l4 as u64).into();
+        u.cport.next = (i.cport as u64).into();
+        u.vport.next = (i.vport as u64).into();
+        u.mark.next = (id as u64 ^ 0x55).into();
+        u.now.next = (i.now as u64).into();
+        u.learn_en.next = i.learn_en;
+        u.ftp_fallback.next = i.ftp_fallback;
+        u.unpriv_port.next = (i.unpriv as u64).into();
+        u.tcp_timeout.next = 60000u64.into();
+        u.tcp_flags.next = 0x203u64.into();
+        u.udp_timeout.next = 300000u64.into();
+        u.udp_flags.next = 0u64.into();
+        u.sctp_timeout.next = 4000u64.into();
+        u.sctp_flags.next = 0x201u64.into();
+        u.ev_room.next = i.ev_room;
+        u.c_hit.next = i.c_hit;
+        u.c_idx.next = 77u64.into();
+        u.c_last_refresh.next = (i.c_lr as u64).into();
+        u.c_timeout.next = (i.c_to as u64).into();
+        u.c_dest.next = (i.c_dest as u64).into();
+        u.c_dest_gen.next = (i.c_gen as u64).into();
+        u.c_syn_miss.next = i.c_syn_miss;
+        u.c_ev_next.next = i.c_ev_next;
+        u.c_ops.next = i.c_ops;
+        u.c_state.next = 3u64.into();
+        u.c_free.next = i.c_free;
+        u.s_hit.next = i.s_hit;
+        u.s_idx.next = 5u64.into();
+        u.s_persistent.next = i.s_persistent;
+        u.s_ops.next = i.s_ops;
+        u.s_host_only.next = i.s_host_only;
+        u.t_hit.next = i.t_hit;
+        u.t_idx.next = 99u64.into();
+        u.t_learn.next = i.t_learn;
+        u.t_dport_from_dest.next = i.t_dpfd;
+        u.t_dest.next = (i.t_dest as u64).into();
+        u.t_dest_gen.next = (i.t_gen as u64).into();
+        u.t_last_refresh.next = (i.t_lr as u64).into();
+        u.t_timeout.next = (i.t_to as u64).into();
+        u.da_state.next = (i.da as u64).into();
+        u.da_mac.next = 0xaaaa_0000_0001u64.into();
+        u.db_state.next = (i.db as u64).into();
+        u.db_mac.next = 0xbbbb_0000_0002u64.into();
+        u.db_port.next = (i.db_port as u64).into();
+        u.db_fwd.next = 3u64.into();
+    }
+
+    fn clk(u: &mut Verdict) {
+        u.clock.next = Clock { clk: false };
+        assert!(simulate(u, 200));
+        u.clock.next = Clock { clk: true };
+        assert!(simulate(u, 200));
+    }
+
+    #[test]
+    fn matches_software_reference() {
+        let mut u = Verdict::default();
+        u.connect_all();
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut pending: Option<(In, Out, u32)> = None;
+        let mut kinds = [0usize; 3];
+        for id in 0..3000u32 {
+            let i = random_in(&mut r);
+            let e = reference(&i);
+            drive(&mut u, &i, id);
+            clk(&mut u);
+            // latency 1: the outputs now belong to this packet
+            assert!(u.o_valid.val());
+            let got = Out {
+                kind: u.o_kind.val().to_u64(),
+                reason: if u.o_kind.val().to_u64() == KIND_MISS {
+                    u.o_reason.val().to_u64()
+                } else {
+                    0
+                },
+                dest: if u.o_kind.val().to_u64() == KIND_FORWARD {
+                    u.o_dest.val().to_u64()
+                } else {
+                    0
+                },
+                conn_wb: u.o_conn_wb.val(),
+                conn_del: u.o_conn_del.val(),
+                tpl_wb: u.o_tpl_wb.val(),
+                learn_ins: u.o_learn_ins.val(),
+                ev_learn: u.o_ev_learn.val(),
+                ev_learn_ops: u.o_ev_learn.val() && u.o_ev_learn_ops.val(),
+                ev_flag: u.o_ev_flag.val(),
+                dport: if u.o_learn_ins.val() {
+                    u.o_learn_dport.val().to_u64()
+                } else {
+                    0
+                },
+            };
+            assert_eq!(got, e, "packet {id}: {i:?}");
+            assert_eq!(u.o_pkt_id.val().to_u64(), id as u64);
+            if e.kind == KIND_FORWARD {
+                let mac = if e.conn_wb { 0xaaaa_0000_0001 } else { 0xbbbb_0000_0002 };
+                assert_eq!(u.o_mac.val().to_u64(), mac, "DR MAC of packet {id}");
+            }
+            if e.learn_ins {
+                let (to, fl) = match i.proto {
+                    6 => (60000, 0x203),
+                    132 => (4000, 0x201),
+                    _ => (300000, 0),
+                };
+                assert_eq!(u.o_learn_timeout.val().to_u64(), to);
+                assert_eq!(u.o_learn_flags.val().to_u64(), fl);
+                assert_eq!(u.o_learn_gen.val().to_u64(), gen_of(i.db) as u64);
+            }
+            assert_eq!(u.o_st_miss.val(), e.kind == KIND_MISS);
+            kinds[e.kind as usize] += 1;
+            pending = Some((i, e, id));
+        }
+        assert!(pending.is_some());
+        // every branch class is exercised
+        assert!(kinds.iter().all(|&k| k > 50), "{kinds:?}");
+    }
+
+    #[test]
+    fn generates_verilog() {
+        let mut u = Verdict::default();
+        u.connect_all();
+        let v = generate_verilog(&u);
+        assert!(v.contains("module top"));
+    }
+}
