@@ -6,3 +6,4 @@
 
 pub mod dest;
 pub mod verdict;
+pub mod queue;
