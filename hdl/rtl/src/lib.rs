@@ -7,3 +7,4 @@
 pub mod dest;
 pub mod verdict;
 pub mod queue;
+pub mod gen;
