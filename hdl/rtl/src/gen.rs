@@ -12,6 +12,7 @@ pub fn block_verilog(name: &str) -> Option<String> {
         "dest" => verilog_of(crate::dest::DestTable::<8>::default()),
         "verdict" => verilog_of(crate::verdict::Verdict::default()),
         "queue" => verilog_of(crate::queue::EventQueue::default()),
+        "regfile" => verilog_of(crate::regfile::RegFile::default()),
         _ => return None,
     })
 }

@@ -8,3 +8,4 @@ pub mod dest;
 pub mod verdict;
 pub mod queue;
 pub mod gen;
+pub mod regfile;
