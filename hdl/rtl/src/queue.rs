@@ -4,7 +4,7 @@
 //! * **Sources** (valid/ready, one 512-bit record image each, word 0 = bits 31..0):
 //!   `miss` (miss records of the verdict stage), `ev` (learn and flag events of the verdict
 //!   stage), `aux` (expire events of the aging sweeps and of `ops` conns, CmdDone records).
-//!   Each source has its own 16-entry FIFO (`SynchronousFIFO`, one BRAM-ish 16 x 512 each).
+//!   Each source has its own FIFO (`SynchronousFIFO`): 64 x 512 for misses, 16 x 512 for the others.
 //! * **Arbitration:** fixed priority `aux` > `ev` > `miss`; order is kept within a source.
 //! * **Write port:** 64-bit beats, `dma_valid/dma_ready/dma_addr/dma_data/dma_last`; a record is
 //!   8 beats to consecutive addresses `slot + 8 k`, word pair (2k, 2k+1) in beat k (little-endian),
@@ -18,13 +18,14 @@
 //! * **Interrupt:** `irq` pulses for one clock when a record completes while `arm` is set;
 //!   `arm_clr` (same pulse) tells the regfile to clear `EVQ.CTRL.arm`.
 //! * **Loss policy:** nothing is ever dropped. Misses back-pressure their source (`miss_ready`
-//!   low when the miss FIFO is full: the card then holds the packet stream). Events are admitted
+//!   low when the miss FIFO is full; `miss_room` low from 32 entries on, and the top then holds the
+//!   packet stream, so the <= 32 packets in flight always find room). Events are admitted
 //!   only while `ev_room` (both event FIFOs have >= 4 free entries); the verdict stage turns a
 //!   learn / flag / ops forward into a miss `TableFull` otherwise (ABI: "events are lossless: when a
 //!   record has no slot, the card misses instead").
 //!
 //! Latency: a record entering an empty queue with a free slot starts its burst 2 clocks later;
-//! a burst is 8 beats + 1 idle clock (8/9 of the port's bandwidth). Resources: 3 x 16 x 512 bit
+//! a burst is 8 beats + 1 idle clock (8/9 of the port's bandwidth). Resources: (64 + 2 x 16) x 512 bit
 //! FIFO RAM, a 512-bit shift register, ~300 LUT.
 use rust_hdl::prelude::*;
 
@@ -32,6 +33,9 @@ use rust_hdl::prelude::*;
 pub const REC_BITS: usize = 512;
 
 declare_sync_fifo!(RecFifo, Bits<REC_BITS>, 16, 4);
+// The miss FIFO is deeper: `miss_room` drops at 32 entries, leaving 32 for the packets that are
+// already in the lookup pipeline when the card stops taking packets (pipeline depth < 32).
+declare_sync_fifo!(MissFifo, Bits<REC_BITS>, 64, 32);
 
 #[derive(LogicBlock)]
 pub struct EventQueue {
@@ -48,6 +52,8 @@ pub struct EventQueue {
     pub aux_ready: Signal<Out, Bit>,
     /// room for the events of a packet in flight (see module doc)
     pub ev_room: Signal<Out, Bit>,
+    /// the miss FIFO has >= 32 free entries (the card takes packets only while this is high)
+    pub miss_room: Signal<Out, Bit>,
     // ring registers
     pub enable: Signal<In, Bit>,
     pub arm: Signal<In, Bit>,
@@ -66,7 +72,7 @@ pub struct EventQueue {
     pub dma_data: Signal<Out, Bits<64>>,
     pub dma_last: Signal<Out, Bit>,
     // internals
-    f_miss: RecFifo,
+    f_miss: MissFifo,
     f_ev: RecFifo,
     f_aux: RecFifo,
     busy: DFF<Bit>,
@@ -101,6 +107,7 @@ impl Default for EventQueue {
             aux_data: Default::default(),
             aux_ready: Default::default(),
             ev_room: Default::default(),
+            miss_room: Default::default(),
             enable: Default::default(),
             arm: Default::default(),
             base: Default::default(),
@@ -154,6 +161,7 @@ impl Logic for EventQueue {
         self.f_aux.data_in.next = self.aux_data.val();
         self.aux_ready.next = !self.f_aux.full.val();
         self.ev_room.next = !self.f_ev.almost_full.val() && !self.f_aux.almost_full.val();
+        self.miss_room.next = !self.f_miss.almost_full.val();
         // ring arithmetic
         self.size.next = self.one.val() << self.log_size.val();
         self.mask.next = self.size.val() - self.one.val();
