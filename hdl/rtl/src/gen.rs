@@ -13,12 +13,13 @@ pub fn block_verilog(name: &str) -> Option<String> {
         "verdict" => verilog_of(crate::verdict::Verdict::default()),
         "queue" => verilog_of(crate::queue::EventQueue::default()),
         "regfile" => verilog_of(crate::regfile::RegFile::default()),
+        "keyform" => verilog_of(crate::top::KeyForm::default()),
+        "records" => verilog_of(crate::top::Records::default()),
         _ => return None,
     })
 }
 
 /// The whole card at the default (simulation) build.
 pub fn card_verilog() -> String {
-    // TODO: top
-    block_verilog("verdict").unwrap()
+    verilog_of(crate::top::Card::default())
 }

@@ -9,3 +9,4 @@ pub mod verdict;
 pub mod queue;
 pub mod gen;
 pub mod regfile;
+pub mod top;
