@@ -153,9 +153,21 @@ mod tests {
             for (port, k) in [(0, i), (1, j)] {
                 let w = &images[k];
                 let (state, mac, addr, pt, fwd) = if port == 0 {
-                    (uut.a_state.val(), uut.a_mac.val(), uut.a_addr.val(), uut.a_port.val(), uut.a_fwd.val())
+                    (
+                        uut.a_state.val(),
+                        uut.a_mac.val(),
+                        uut.a_addr.val(),
+                        uut.a_port.val(),
+                        uut.a_fwd.val(),
+                    )
                 } else {
-                    (uut.b_state.val(), uut.b_mac.val(), uut.b_addr.val(), uut.b_port.val(), uut.b_fwd.val())
+                    (
+                        uut.b_state.val(),
+                        uut.b_mac.val(),
+                        uut.b_addr.val(),
+                        uut.b_port.val(),
+                        uut.b_fwd.val(),
+                    )
                 };
                 assert_eq!(state.to_u64() as u32, w[dest::STATE_WORD]);
                 let mac_expect = (get(&dest::MAC_HI, w) << 32) | get(&dest::MAC_LO, w);
@@ -163,7 +175,10 @@ mod tests {
                 assert_eq!(pt.to_u64() as u128, get(&dest::PORT, w));
                 assert_eq!(fwd.to_u64() as u128, get(&dest::FWD, w));
                 let aw = bits_to_words(addr);
-                let a = aw.iter().enumerate().fold(0u128, |acc, (n, x)| acc | ((*x as u128) << (32 * n)));
+                let a = aw
+                    .iter()
+                    .enumerate()
+                    .fold(0u128, |acc, (n, x)| acc | ((*x as u128) << (32 * n)));
                 assert_eq!(a, get(&dest::ADDR, w));
             }
         }

@@ -5,8 +5,8 @@
 //! See `hdl/README.md` for the pipeline, latencies and resources.
 
 pub mod dest;
-pub mod verdict;
-pub mod queue;
 pub mod gen;
+pub mod queue;
 pub mod regfile;
 pub mod top;
+pub mod verdict;

@@ -205,7 +205,12 @@ impl Logic for EventQueue {
         self.dma_data.next = self.rec.q.val().get_bits::<64>(0);
         self.dma_last.next = self.beat.q.val() == self.last_beat.val();
         if self.beat.q.val() == self.last_beat.val() {
-            self.dma_data.next = self.rec.q.val().get_bits::<64>(0).replace_bit(63, self.phase.q.val());
+            self.dma_data.next = self
+                .rec
+                .q
+                .val()
+                .get_bits::<64>(0)
+                .replace_bit(63, self.phase.q.val());
         }
         if self.busy.q.val() && self.dma_ready.val() {
             self.beat.d.next = self.beat.q.val() + self.one3.val();
@@ -285,7 +290,9 @@ mod tests {
             cycle += 1;
             assert!(cycle < 20_000, "stuck");
             // drive the sources (random valid), the port (random ready), the host's CONS
-            let valid: Vec<bool> = (0..3).map(|s| next[s] < n_per as usize && r.b(40)).collect();
+            let valid: Vec<bool> = (0..3)
+                .map(|s| next[s] < n_per as usize && r.b(40))
+                .collect();
             u.miss_valid.next = valid[0];
             u.ev_valid.next = valid[1];
             u.aux_valid.next = valid[2];
@@ -314,7 +321,10 @@ mod tests {
                 let a = u.dma_addr.val().to_u64();
                 let off = a - base;
                 let prod = u.prod.val().to_u64() as u32;
-                assert!(prod.wrapping_sub(cons) < slots, "wrote over an unconsumed slot");
+                assert!(
+                    prod.wrapping_sub(cons) < slots,
+                    "wrote over an unconsumed slot"
+                );
                 max_used = max_used.max(prod.wrapping_sub(cons));
                 assert_eq!(off / 64, (prod & (slots - 1)) as u64, "slot of PROD");
                 assert_eq!((off % 64) / 8, beat_expect, "beats in order");
@@ -347,7 +357,7 @@ mod tests {
                     w[15] &= 0x7fff_ffff;
                     got[w[1] as usize].push(w);
                     cons += 1;
-                    if cons % 7 == 0 {
+                    if cons.is_multiple_of(7) {
                         arm = true;
                     }
                 }

@@ -167,7 +167,10 @@ const INTERNAL: &[&str] = &[
 /// Card-driven read-only registers: (`BLOCK.REG`, Verilog expression).
 pub const IN_REGS: &[(&str, &str)] = &[
     ("CTRL.STATUS", "{31'b0, status_ready}"),
-    ("CMD.STATUS", "{16'b0, cmd_code_r, 6'b0, cmd_done_r, cmd_busy_r}"),
+    (
+        "CMD.STATUS",
+        "{16'b0, cmd_code_r, 6'b0, cmd_done_r, cmd_busy_r}",
+    ),
     ("CMD.RESULT_INDEX", "cmd_index_r"),
     ("CMD.RESULT", "cmd_result_r[32*I +: 32]"),
     ("EVQ.PROD", "evq_prod"),
@@ -253,7 +256,8 @@ impl RegMap {
                             Kind::Const(reset)
                         } else {
                             assert!(
-                                OUT_PORTS.iter().any(|(_, n)| *n == full) || INTERNAL.contains(&full.as_str()),
+                                OUT_PORTS.iter().any(|(_, n)| *n == full)
+                                    || INTERNAL.contains(&full.as_str()),
                                 "ABI register {full} has no binding in regfile.rs"
                             );
                             Kind::Store {
@@ -572,7 +576,11 @@ impl RegFile {
         let cmdq_ctrl = map.slot("CMDQ.CTRL");
         let cmdq_prod = map.slot("CMDQ.PROD");
         let _ = a;
-        writeln!(v, "// Generated from lvsnic_abi::regs::BLOCKS by lvsnic_hdl::regfile.").unwrap();
+        writeln!(
+            v,
+            "// Generated from lvsnic_abi::regs::BLOCKS by lvsnic_hdl::regfile."
+        )
+        .unwrap();
         for s in &map.slots {
             if let Kind::Store { reset, .. } = s.kind {
                 writeln!(v, "reg [31:0] {}; // {}", r(s), s.name).unwrap();
@@ -611,10 +619,7 @@ wire tick_run = ",
         // host writes
         for s in &map.slots {
             if let Kind::Store { wmask, w1c, wo, .. } = s.kind {
-                let set = W1C_SETS
-                    .iter()
-                    .find(|(n, _)| *n == s.name)
-                    .map(|(_, p)| *p);
+                let set = W1C_SETS.iter().find(|(n, _)| *n == s.name).map(|(_, p)| *p);
                 let hit = format!("wr && addr == 16'h{:04x}", s.addr);
                 if w1c != 0 {
                     writeln!(
@@ -645,7 +650,9 @@ wire tick_run = ",
             t = r(tick)
         )
         .unwrap();
-        v.push_str("   if (!tick_run || tick_wrap) div_cnt <= 32'h0; else div_cnt <= div_cnt + 32'h1;\n");
+        v.push_str(
+            "   if (!tick_run || tick_wrap) div_cnt <= 32'h0; else div_cnt <= div_cnt + 32'h1;\n",
+        );
         writeln!(
             v,
             "   if (evq_arm_clr && !(wr && addr == 16'h{:04x})) {e}[1] <= 1'b0;",
@@ -688,7 +695,12 @@ wire tick_run = ",
                 }
                 Kind::Counter(k) => format!("c_{k}"),
             };
-            writeln!(v, "         16'h{:04x}: rdata <= {e}; // {}", s.addr, s.name).unwrap();
+            writeln!(
+                v,
+                "         16'h{:04x}: rdata <= {e}; // {}",
+                s.addr, s.name
+            )
+            .unwrap();
         }
         v.push_str("         default: rdata <= 32'h0;\n      endcase\n   end\nend\n");
         // outputs
@@ -915,7 +927,10 @@ mod tests {
                 let Kind::Store { wmask, w1c, .. } = s.kind else {
                     continue;
                 };
-                if wmask == 0 || w1c != 0 || s.name.ends_with(".CTRL") && !s.name.starts_with("AGING") {
+                if wmask == 0
+                    || w1c != 0
+                    || s.name.ends_with(".CTRL") && !s.name.starts_with("AGING")
+                {
                     continue;
                 }
                 if s.name == "TIME.TICK_CTRL" {
@@ -982,7 +997,9 @@ mod tests {
     #[test]
     fn doorbell_produces_the_command_strobe() {
         let mut b = Bus::new();
-        let words: Vec<u32> = (0..16u32).map(|i| 0x1000_0000 * (i % 7) + i * 0x0101 + 1).collect();
+        let words: Vec<u32> = (0..16u32)
+            .map(|i| 0x1000_0000 * (i % 7) + i * 0x0101 + 1)
+            .collect();
         for (i, w) in words.iter().enumerate() {
             b.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
         }
@@ -1027,7 +1044,10 @@ mod tests {
     #[test]
     fn every_abi_register_is_bound() {
         let map = RegMap::build(&BuildConfig::default_sim());
-        let n: u32 = BLOCKS.iter().map(|b| 3 + b.regs.iter().map(|r| r.count).sum::<u32>()).sum();
+        let n: u32 = BLOCKS
+            .iter()
+            .map(|b| 3 + b.regs.iter().map(|r| r.count).sum::<u32>())
+            .sum();
         assert_eq!(map.slots.len() as u32, n);
         let mut addrs: Vec<u16> = map.slots.iter().map(|s| s.addr).collect();
         addrs.sort();

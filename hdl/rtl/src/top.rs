@@ -24,6 +24,7 @@
 //!   a header record with `parsed = 0` (so every packet misses `Unparsed`).
 //! * [`LookupStub`]: delays `in_valid` by [`LOOKUP_LATENCY`] and reports no conn / template hit;
 //!   it takes the verdict's write-back / learn strobes and ignores them.
+//!
 //! Everything else is real: register file, key formation (conn key and the masked template key),
 //! context RAM and delay alignment, dest table and its MMIO command path, verdict + DR MAC,
 //! record formation (miss, learn, flag, ops-expire), the event queue with DMA and interrupt,
@@ -1058,7 +1059,12 @@ mod tests {
     use std::net::IpAddr;
 
     fn u128_bits(v: u128) -> Bits<128> {
-        let w = [v as u32, (v >> 32) as u32, (v >> 64) as u32, (v >> 96) as u32];
+        let w = [
+            v as u32,
+            (v >> 32) as u32,
+            (v >> 64) as u32,
+            (v >> 96) as u32,
+        ];
         words_to_bits(&w)
     }
 
@@ -1066,14 +1072,78 @@ mod tests {
     fn key_formation_matches_the_abi() {
         let mut u = KeyForm::default();
         u.connect_all();
-        let cases: Vec<(&str, &str, u16, u16, u8, u32, PersistMask, u8)> = vec![
+        type Case = (
+            &'static str,
+            &'static str,
+            u16,
+            u16,
+            u8,
+            u32,
+            PersistMask,
+            u8,
+        );
+        let cases: Vec<Case> = vec![
             // (client, vip, cport, vport, proto, mark, pmask, kind: 0 port, 1 port-zero, 2 fwmark)
-            ("10.1.2.3", "192.0.2.10", 40000, 80, 6, 0, PersistMask::V4(0xffff_ff00), 0),
-            ("10.1.2.3", "192.0.2.10", 40000, 443, 17, 0, PersistMask::V4(0xffff_0000), 1),
-            ("10.1.2.3", "192.0.2.10", 40000, 443, 6, 7, PersistMask::V4(0xffff_ffff), 2),
-            ("2001:db8:1:2::99", "2001:db8::10", 5555, 80, 132, 0, PersistMask::V6(48), 0),
-            ("2001:db8:1:2::99", "2001:db8::10", 5555, 21, 6, 9, PersistMask::V6(64), 2),
-            ("2001:db8:1:2::99", "2001:db8::10", 5555, 21, 6, 0, PersistMask::V6(128), 1),
+            (
+                "10.1.2.3",
+                "192.0.2.10",
+                40000,
+                80,
+                6,
+                0,
+                PersistMask::V4(0xffff_ff00),
+                0,
+            ),
+            (
+                "10.1.2.3",
+                "192.0.2.10",
+                40000,
+                443,
+                17,
+                0,
+                PersistMask::V4(0xffff_0000),
+                1,
+            ),
+            (
+                "10.1.2.3",
+                "192.0.2.10",
+                40000,
+                443,
+                6,
+                7,
+                PersistMask::V4(0xffff_ffff),
+                2,
+            ),
+            (
+                "2001:db8:1:2::99",
+                "2001:db8::10",
+                5555,
+                80,
+                132,
+                0,
+                PersistMask::V6(48),
+                0,
+            ),
+            (
+                "2001:db8:1:2::99",
+                "2001:db8::10",
+                5555,
+                21,
+                6,
+                9,
+                PersistMask::V6(64),
+                2,
+            ),
+            (
+                "2001:db8:1:2::99",
+                "2001:db8::10",
+                5555,
+                21,
+                6,
+                0,
+                PersistMask::V6(128),
+                1,
+            ),
         ];
         for (c, v, cport, vport, proto, mark, pm, kind) in cases {
             let caddr: IpAddr = c.parse().unwrap();
@@ -1111,8 +1181,16 @@ mod tests {
             u.clock.next = Clock { clk: true };
             assert!(simulate(&mut u, 100));
             assert!(u.out_valid.val());
-            assert_eq!(bits_to_words(u.conn_key.val()), conn.words().unwrap().to_vec(), "conn key {c}");
-            assert_eq!(bits_to_words(u.tpl_key.val()), tpl.words().unwrap().to_vec(), "template key {c} kind {kind}");
+            assert_eq!(
+                bits_to_words(u.conn_key.val()),
+                conn.words().unwrap().to_vec(),
+                "conn key {c}"
+            );
+            assert_eq!(
+                bits_to_words(u.tpl_key.val()),
+                tpl.words().unwrap().to_vec(),
+                "template key {c} kind {kind}"
+            );
         }
     }
 
@@ -1147,8 +1225,10 @@ mod tests {
                 self.last_beats.push(self.cycle);
             }
             if self.u.dma_valid.val() && self.u.dma_ready.val() {
-                self.mem
-                    .insert(self.u.dma_addr.val().to_u64(), self.u.dma_data.val().to_u64());
+                self.mem.insert(
+                    self.u.dma_addr.val().to_u64(),
+                    self.u.dma_data.val().to_u64(),
+                );
             }
             if self.u.v_valid.val() {
                 self.verdicts.push((
@@ -1197,7 +1277,10 @@ mod tests {
         let mut tb = Tb::new();
         let base = 0x8000_0000u64;
         // ID magic through the whole register path
-        assert_eq!(tb.read(lvsnic_abi::regs::id::MAGIC), lvsnic_abi::limits::MAGIC);
+        assert_eq!(
+            tb.read(lvsnic_abi::regs::id::MAGIC),
+            lvsnic_abi::limits::MAGIC
+        );
         // EVQ: 16 slots at `base`, armed
         tb.write(evq::BASE + ring::BASE_LO, base as u32);
         tb.write(evq::BASE + ring::BASE_HI, (base >> 32) as u32);
@@ -1205,7 +1288,16 @@ mod tests {
         tb.write(evq::BASE + ring::CTRL, 3);
         tb.write(ctrl::BASE + ctrl::CONTROL, 1);
         // a dest entry through the MMIO command interface
-        let dest_img = [0x0a00_0001u32, 0, 0, 0, 80, 0x0000_011b, 0x3344_5566, 0x1122];
+        let dest_img = [
+            0x0a00_0001u32,
+            0,
+            0,
+            0,
+            80,
+            0x0000_011b,
+            0x3344_5566,
+            0x1122,
+        ];
         let mut cmdw = [0u32; 16];
         cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
         cmdw[1] = 5;
@@ -1224,7 +1316,10 @@ mod tests {
         tb.write(cmd::BASE + cmd::DOORBELL, 1);
         tb.clk();
         tb.clk();
-        assert_eq!(tb.read(cmd::BASE + cmd::STATUS) >> 8, CmdStatus::BadTable as u32);
+        assert_eq!(
+            tb.read(cmd::BASE + cmd::STATUS) >> 8,
+            CmdStatus::BadTable as u32
+        );
         // packets: every one misses Unparsed (front placeholder)
         let n = 6;
         for k in 0..n {
@@ -1271,17 +1366,26 @@ mod tests {
 
     #[test]
     fn control_bits_used_by_top_match_the_abi() {
-        let r = lvsnic_abi::regs::block("CTRL").unwrap().reg("CONTROL").unwrap();
+        let r = lvsnic_abi::regs::block("CTRL")
+            .unwrap()
+            .reg("CONTROL")
+            .unwrap();
         assert_eq!(r.field("enable").unwrap().lsb, 0);
         assert_eq!(r.field("learn_en").unwrap().lsb, 1);
         assert_eq!(r.field("ftp_fallback").unwrap().lsb, 2);
         let e = lvsnic_abi::regs::block("EVQ").unwrap().reg("CTRL").unwrap();
         assert_eq!(e.field("enable").unwrap().lsb, 0);
         assert_eq!(e.field("arm").unwrap().lsb, 1);
-        let l = lvsnic_abi::regs::block("EVQ").unwrap().reg("BASE_LO").unwrap();
+        let l = lvsnic_abi::regs::block("EVQ")
+            .unwrap()
+            .reg("BASE_LO")
+            .unwrap();
         assert_eq!(l.field("addr").unwrap().mask(), 0xffff_ffc0);
         // learn flags image: state 3:0, syn_miss 8, ev_next 9 (10 bits)
-        let f = lvsnic_abi::regs::block("LEARN").unwrap().reg("TCP_FLAGS").unwrap();
+        let f = lvsnic_abi::regs::block("LEARN")
+            .unwrap()
+            .reg("TCP_FLAGS")
+            .unwrap();
         assert!(f.fields.iter().all(|x| x.lsb + x.width <= 10));
         // command record: opcode 7:0, table 11:8, index word 1, payload from word 2
         use lvsnic_abi::records::cmd as c;

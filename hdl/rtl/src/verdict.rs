@@ -143,6 +143,7 @@ pub struct Verdict {
     t_gen_ok: Signal<Local, Bit>,
     c_flag: Signal<Local, Bit>,
     ftp_cand: Signal<Local, Bit>,
+    ops_udp: Signal<Local, Bit>,
     n_kind: Signal<Local, Bits<2>>,
     n_reason: Signal<Local, Bits<4>>,
     n_dest: Signal<Local, Bits<8>>,
@@ -311,6 +312,7 @@ impl Default for Verdict {
             t_gen_ok: Default::default(),
             c_flag: Default::default(),
             ftp_cand: Default::default(),
+            ops_udp: Default::default(),
             n_kind: Default::default(),
             n_reason: Default::default(),
             n_dest: Default::default(),
@@ -419,10 +421,9 @@ impl Logic for Verdict {
         self.is_tcp.next = self.proto.val() == 6;
         self.is_udp.next = self.proto.val() == 17;
         self.is_sctp.next = self.proto.val() == 132;
-        self.syn_like.next = (self.is_tcp.val()
-            && self.l4_info.val().get_bit(1)
-            && !self.l4_info.val().get_bit(2))
-            || (self.is_sctp.val() && self.l4_info.val() == 1);
+        self.syn_like.next =
+            (self.is_tcp.val() && self.l4_info.val().get_bit(1) && !self.l4_info.val().get_bit(2))
+                || (self.is_sctp.val() && self.l4_info.val() == 1);
         self.not_new.next = (self.is_tcp.val()
             && (!self.l4_info.val().get_bit(1) || self.l4_info.val().get_bit(2)))
             || (self.is_sctp.val() && self.l4_info.val() != 1);
@@ -443,6 +444,7 @@ impl Logic for Verdict {
         self.c_flag.next = self.flag_pkt.val() || self.c_ev_next.val();
         self.ftp_cand.next = self.is_tcp.val()
             && ((self.vport.val() == 20) || (self.vport.val() >= self.unpriv_port.val()));
+        self.ops_udp.next = self.s_ops.val() && self.is_udp.val();
         // learned conn: per-protocol timeout/flags, dport per dport_from_dest
         self.n_timeout.next = self.udp_timeout.val();
         self.n_flags.next = self.udp_flags.val();
@@ -531,7 +533,7 @@ impl Logic for Verdict {
             || !self.learn_en.val()
         {
             self.n_reason.next = self.r_tpl_invalid.val();
-        } else if (!(self.s_ops.val() && self.is_udp.val())) && !self.c_free.val() {
+        } else if !self.ops_udp.val() && !self.c_free.val() {
             self.n_reason.next = self.r_table_full.val();
         } else if !self.ev_room.val() {
             self.n_reason.next = self.r_table_full.val();
@@ -543,7 +545,7 @@ impl Logic for Verdict {
             self.n_tpl_wb.next = true;
             self.n_ev_learn.next = true;
             self.n_st_tpl_hit.next = true;
-            if self.s_ops.val() && self.is_udp.val() {
+            if self.ops_udp.val() {
                 self.n_ev_learn_ops.next = true;
             } else {
                 self.n_learn_ins.next = true;
@@ -805,7 +807,13 @@ mod tests {
         let now = r.pick(&[5u32, 1000, 0xffff_fff0, 70_000]);
         let state = |r: &mut Rng| -> u32 {
             let mut w = 0;
-            for f in [&dest::VALID, &dest::CONN_OK, &dest::CONN_DROP, &dest::SYN_OK, &dest::TPL_OK] {
+            for f in [
+                &dest::VALID,
+                &dest::CONN_OK,
+                &dest::CONN_DROP,
+                &dest::SYN_OK,
+                &dest::TPL_OK,
+            ] {
                 if r.b(80) {
                     w |= 1 << (f.lsb - 160);
                 }
@@ -952,7 +960,11 @@ mod tests {
             assert_eq!(got, e, "packet {id}: {i:?}");
             assert_eq!(u.o_pkt_id.val().to_u64(), id as u64);
             if e.kind == KIND_FORWARD {
-                let mac = if e.conn_wb { 0xaaaa_0000_0001 } else { 0xbbbb_0000_0002 };
+                let mac = if e.conn_wb {
+                    0xaaaa_0000_0001
+                } else {
+                    0xbbbb_0000_0002
+                };
                 assert_eq!(u.o_mac.val().to_u64(), mac, "DR MAC of packet {id}");
             }
             if e.learn_ins {
