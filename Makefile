@@ -1,11 +1,15 @@
 # The two commands of the README:
 #   make demo   — the main job: replay the bundled example on the embedded default backend
 #   make test   — everything CI checks (.ci/run calls it)
+# Card RTL (hdl/README.md):
+#   make verilog — generate build/verilog/lvsnic_card.v (deterministic; checked)
+#   make lint    — verilator --lint-only -Wall on it (waivers documented in scripts/lint-verilog.sh)
+#   make synth   — optional yosys synth_xilinx estimate (slow; not in CI)
 SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test deps fmt-check clippy unit bench
+.PHONY: demo test deps fmt-check clippy unit bench verilog lint synth
 
 deps:
 	@scripts/deps.sh
@@ -14,7 +18,7 @@ demo: deps
 	$(CARGO) run --release -q -p lvsnic -- replay \
 		--ipvs examples/demo.ipvs --marks examples/demo.marks --trace examples/demo.jsonl
 
-test: deps fmt-check clippy unit
+test: deps fmt-check clippy unit lint
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -27,3 +31,12 @@ unit:
 
 bench:
 	$(CARGO) bench -p lvsnic --bench model
+
+verilog: deps
+	CARGO=$(CARGO) scripts/verilog.sh
+
+lint: verilog
+	scripts/lint-verilog.sh
+
+synth: verilog
+	scripts/synth.sh

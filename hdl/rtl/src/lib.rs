@@ -5,9 +5,15 @@
 //! See `hdl/README.md` for the pipeline, latencies and resources.
 
 pub mod common;
+pub mod dest;
 pub mod fwmark;
+pub mod gen;
 pub mod hash;
 pub mod parser;
+pub mod queue;
+pub mod regfile;
 pub mod service;
 pub mod table;
 pub mod tables_common;
+pub mod top;
+pub mod verdict;
