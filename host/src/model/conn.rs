@@ -16,7 +16,9 @@ use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+/// Exact-match maps of the model: foldhash (fast, good mixing of IP addresses and ports),
+/// with a fixed seed so runs are deterministic.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 use super::sched::DestId;
 use super::types::{Af, FwdMethod, Packet, Time};
@@ -135,8 +137,8 @@ pub struct Table {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Client side → newest entry of the chain.
-    conns: FxHashMap<ClientKey, EntryId>,
-    templates: FxHashMap<TemplateKey, EntryId>,
+    conns: FastMap<ClientKey, EntryId>,
+    templates: FastMap<TemplateKey, EntryId>,
     timers: Timers,
     n_conns: usize,
     n_templates: usize,

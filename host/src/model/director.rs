@@ -7,7 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use super::conn::FastMap;
 
 use super::conn::{fwmark_vaddr, ConnKey, Entry, EntryId, OutKey, Table, TemplateKey};
 use super::error::ModelError;
@@ -32,7 +32,7 @@ pub struct Director {
     marks: MarkRules,
     sysctl: Sysctls,
     timeouts: Timeouts,
-    services: FxHashMap<ServiceKey, Service>,
+    services: FastMap<ServiceKey, Service>,
     /// Service keys in creation order (for `config()`).
     svc_order: Vec<ServiceKey>,
     dests: Vec<Dest>,
