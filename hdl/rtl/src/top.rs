@@ -75,13 +75,17 @@ const KRAM_DIST: u64 = (HASH_LATENCY - 1) as u64;
 /// Stored conn entry bits used here (see `table::conn_pack`).
 const C_CTL: usize = 365;
 const C_EV_NEXT: usize = 368;
-/// Exclusive table access: clocks after the stream stops until the front end and key formation
-/// are empty (the conn hash lane then hashes the engine key) ...
+/// Exclusive table access. `idle` counts clocks since the last accepted beat. From
+/// `ENG_KEY_AT` the front end and key formation are empty and the conn hash lane may hash a
+/// command's key (ready `HASH_LATENCY + 1` clocks later) ...
 pub const ENG_KEY_AT: usize = FRONT_LATENCY + KEY_LATENCY + 1;
-/// ... and until the last packet's verdict and write-back are done and the engine key's hashes
-/// are out: the table command / learn insert is issued then.
-pub const ENG_GO_AT: usize = TOTAL_LATENCY + 4;
-const _: () = assert!(ENG_GO_AT > ENG_KEY_AT + HASH_LATENCY && ENG_GO_AT < 63);
+/// ... and from `ENG_GO_AT` the last packet's verdict and write-back are done: the table
+/// command / learn insert is issued then.
+pub const ENG_GO_AT: usize = TOTAL_LATENCY + 3;
+const _: () = assert!(ENG_GO_AT < 63 && HASH_LATENCY + 1 < 31);
+/// Delay of a lookup's hashes to the verdict output (table 3, dest read 1, verdict 1): a learn
+/// reuses its packet's conn-key hashes.
+const HASH_TO_VERDICT: usize = TABLE_LATENCY + DEST_LATENCY + VERDICT_LATENCY;
 /// The tables' own drain (`table` Hazards): LATENCY + result-to-write-back delay (2) + 1.
 pub const TABLE_DRAIN: usize = TABLE_LATENCY + 2 + 1;
 
@@ -753,6 +757,8 @@ pub struct Card {
     ctx_q: Signal<Local, Bits<CTX_BITS>>,
     // learn: the entry built from the verdict, waiting for the drained pipeline
     n_key: Signal<Local, Bits<KEY_BITS>>,
+    h_d: [DFF<Bits<64>>; HASH_TO_VERDICT],
+    l_h: DFF<Bits<64>>,
     lpend: DFF<Bit>,
     l_issued: DFF<Bit>,
     l_push: DFF<Bit>,
@@ -764,11 +770,14 @@ pub struct Card {
     // exclusive table access: stop the stream, drain, hash the engine key, run
     eng_req: Signal<Local, Bit>,
     eng_ready: Signal<Local, Bit>,
-    eng_key: Signal<Local, Bits<KEY_BITS>>,
-    dcnt: DFF<Bits<6>>,
-    k_dcnt_key: Constant<Bits<6>>,
-    k_dcnt_go: Constant<Bits<6>>,
-    k_dcnt_max: Constant<Bits<6>>,
+    eng_key_sel: Signal<Local, Bit>,
+    idle: DFF<Bits<6>>,
+    kcnt: DFF<Bits<5>>,
+    k_idle_key: Constant<Bits<6>>,
+    k_idle_go: Constant<Bits<6>>,
+    k_idle_max: Constant<Bits<6>>,
+    k_kcnt_ready: Constant<Bits<5>>,
+    k_kcnt_max: Constant<Bits<5>>,
     k_drain: Constant<Bits<8>>,
     // MMIO commands
     cmd_op: Signal<Local, Bits<8>>,
@@ -945,6 +954,8 @@ impl Default for Card {
             c_ctl_d: Default::default(),
             ctx_q: Default::default(),
             n_key: Default::default(),
+            h_d: default_array(),
+            l_h: Default::default(),
             lpend: Default::default(),
             l_issued: Default::default(),
             l_push: Default::default(),
@@ -956,11 +967,14 @@ impl Default for Card {
             p_l_conn: pos(rec::L_CONN.lsb),
             eng_req: Default::default(),
             eng_ready: Default::default(),
-            eng_key: Default::default(),
-            dcnt: Default::default(),
-            k_dcnt_key: Constant::new((ENG_KEY_AT as u64).into()),
-            k_dcnt_go: Constant::new((ENG_GO_AT as u64).into()),
-            k_dcnt_max: Constant::new(63u64.into()),
+            eng_key_sel: Default::default(),
+            idle: Default::default(),
+            kcnt: Default::default(),
+            k_idle_key: Constant::new((ENG_KEY_AT as u64).into()),
+            k_idle_go: Constant::new((ENG_GO_AT as u64).into()),
+            k_idle_max: Constant::new(63u64.into()),
+            k_kcnt_ready: Constant::new(((HASH_LATENCY + 1) as u64).into()),
+            k_kcnt_max: Constant::new(31u64.into()),
             k_drain: Constant::new((TABLE_DRAIN as u64).into()),
             cmd_op: Default::default(),
             cmd_op4: Default::default(),
@@ -1030,8 +1044,8 @@ impl Logic for Card {
         clock!(self, clock, regs, front, keys, chash, thash, ctab, ttab, dests, verdict, evq);
         dff_setup!(
             self, clock, wp, lk_valid, lk_c_hit, lk_c_idx, lk_c_ent, lk_t_hit, lk_t_idx, lk_t_ent,
-            v_c_ent, v_t_ent, ctx_d, c_gen_d, c_ctl_d, lpend, l_issued, l_push, l_ent, l_rec, dcnt,
-            cpend, c_tpl, c_issued, resp, resp_code, resp_idx, resp_res
+            v_c_ent, v_t_ent, ctx_d, c_gen_d, c_ctl_d, l_h, lpend, l_issued, l_push, l_ent, l_rec,
+            idle, kcnt, cpend, c_tpl, c_issued, resp, resp_code, resp_idx, resp_res
         );
         // ---- register bus ----
         self.regs.addr.next = self.reg_addr.val();
@@ -1041,19 +1055,22 @@ impl Logic for Card {
         self.reg_rdata.next = self.regs.rdata.val();
         self.reg_rvalid.next = self.regs.rvalid.val();
         // ---- exclusive table access (learn insert, conn/template command) ----
-        // While one is pending the stream stops; after ENG_KEY_AT clocks the front end and key
-        // formation are empty and the conn hash lane hashes the engine's key; after ENG_GO_AT
-        // the pipeline has drained (last write-back included) and the hashes are ready.
+        // While one is pending the stream stops. `idle` >= ENG_KEY_AT: the front end and key
+        // formation are empty, the conn hash lane hashes a command's key (`kcnt` clocks so
+        // far); `idle` >= ENG_GO_AT: the pipeline has drained, last write-back included.
         self.eng_req.next = self.lpend.q.val() || self.cpend.q.val() || self.l_push.q.val();
-        if !self.eng_req.val() {
-            self.dcnt.d.next = 0.into();
-        } else if self.dcnt.q.val() != self.k_dcnt_max.val() {
-            self.dcnt.d.next = self.dcnt.q.val() + 1;
+        if self.s_valid.val() && self.evq.miss_room.val() && !self.eng_req.val() {
+            self.idle.d.next = 0.into();
+        } else if self.idle.q.val() != self.k_idle_max.val() {
+            self.idle.d.next = self.idle.q.val() + 1;
         }
-        if self.ctab.ln_done.val() || self.ctab.cmd_done.val() || self.ttab.cmd_done.val() {
-            self.dcnt.d.next = 0.into();
+        self.eng_ready.next = self.idle.q.val() >= self.k_idle_go.val();
+        self.eng_key_sel.next = self.cpend.q.val() && (self.idle.q.val() >= self.k_idle_key.val());
+        if !self.eng_key_sel.val() {
+            self.kcnt.d.next = 0.into();
+        } else if self.kcnt.q.val() != self.k_kcnt_max.val() {
+            self.kcnt.d.next = self.kcnt.q.val() + 1;
         }
-        self.eng_ready.next = self.dcnt.q.val() >= self.k_dcnt_go.val();
         // ---- packet stream -> front end ----
         self.s_ready.next = self.evq.miss_room.val() && !self.eng_req.val();
         self.front.in_valid.next =
@@ -1124,16 +1141,11 @@ impl Logic for Card {
         self.cmd_is_write.next = self.cmd_op.val() == self.k_op_write.val();
         self.cmd_is_del.next = self.cmd_op.val() == self.k_op_delete.val();
         // ---- hash lanes; the keys wait for their hashes in the key RAM ----
-        self.eng_key.next = self.cmd_pl.val().get_bits::<KEY_BITS>(0);
-        if self.lpend.q.val() {
-            self.eng_key.next =
-                bit_cast::<KEY_BITS, TKEY_BITS>(self.l_ent.q.val().get_bits::<TKEY_BITS>(0));
-        }
         self.chash.seed.next = self.regs.hash_seed.val();
         self.chash.in_valid.next = self.keys.out_valid.val();
         self.chash.key.next = self.keys.conn_key.val();
-        if self.dcnt.q.val() >= self.k_dcnt_key.val() {
-            self.chash.key.next = self.eng_key.val();
+        if self.eng_key_sel.val() {
+            self.chash.key.next = self.cmd_pl.val().get_bits::<KEY_BITS>(0);
         }
         self.thash.seed.next = self.regs.hash_seed.val();
         self.thash.in_valid.next = self.keys.out_valid.val();
@@ -1219,7 +1231,15 @@ impl Logic for Card {
         self.lk_t_ent.d.next = self.rt_ent.val();
         self.v_c_ent.d.next = self.lc_ent.val();
         self.v_t_ent.d.next = self.lt_ent.val();
-        // ---- learn: latch the entry, insert it once the pipeline is empty ----
+        // ---- learn: latch the entry and its lookup's hashes, insert once the pipeline is empty
+        for i in 0..HASH_TO_VERDICT {
+            self.h_d[i].clock.next = self.clock.val();
+        }
+        self.h_d[0].d.next = bit_cast::<64, 32>(self.chash.h0.val())
+            | (bit_cast::<64, 32>(self.chash.h1.val()) << 32);
+        for i in 1..HASH_TO_VERDICT {
+            self.h_d[i].d.next = self.h_d[i - 1].q.val();
+        }
         self.n_key.next = bit_cast::<KEY_BITS, 128>(self.ctx_d.q.val().get_bits::<128>(111))
             | (bit_cast::<KEY_BITS, 128>(self.ctx_d.q.val().get_bits::<128>(239)) << 128)
             | (bit_cast::<KEY_BITS, 16>(self.ctx_d.q.val().get_bits::<16>(35)) << 256)
@@ -1243,12 +1263,13 @@ impl Logic for Card {
                 | (bit_cast::<CONN_BITS, 8>(self.verdict.o_learn_gen.val()) << 381)
                 | (bit_cast::<CONN_BITS, 16>(self.verdict.o_learn_dport.val()) << 389);
             self.l_rec.d.next = self.records.learn_rec.val();
+            self.l_h.d.next = self.h_d[4].q.val();
         }
         self.ctab.ln_valid.next =
             self.lpend.q.val() && self.eng_ready.val() && !self.l_issued.q.val();
         self.ctab.ln_entry.next = self.l_ent.q.val();
-        self.ctab.ln_h0.next = self.chash.h0.val();
-        self.ctab.ln_h1.next = self.chash.h1.val();
+        self.ctab.ln_h0.next = self.l_h.q.val().get_bits::<32>(0);
+        self.ctab.ln_h1.next = self.l_h.q.val().get_bits::<32>(32);
         if self.ctab.ln_valid.val() && self.ctab.ln_ready.val() {
             self.l_issued.d.next = true;
         }
@@ -1364,12 +1385,14 @@ impl Logic for Card {
         self.ctab.cmd_valid.next = self.cpend.q.val()
             && !self.c_tpl.q.val()
             && self.eng_ready.val()
+            && (self.kcnt.q.val() >= self.k_kcnt_ready.val())
             && !self.lpend.q.val()
             && !self.l_push.q.val()
             && !self.c_issued.q.val();
         self.ttab.cmd_valid.next = self.cpend.q.val()
             && self.c_tpl.q.val()
             && self.eng_ready.val()
+            && (self.kcnt.q.val() >= self.k_kcnt_ready.val())
             && !self.lpend.q.val()
             && !self.l_push.q.val()
             && !self.c_issued.q.val();
