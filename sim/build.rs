@@ -74,20 +74,30 @@ fn main() {
     for s in &srcs {
         build.file(s);
     }
-    for rt in ["verilated.cpp", "verilated_vcd_c.cpp", "verilated_threads.cpp"] {
+    for rt in [
+        "verilated.cpp",
+        "verilated_vcd_c.cpp",
+        "verilated_threads.cpp",
+    ] {
         build.file(root.join("include").join(rt));
     }
     build.file(&shim);
     build.compile("lvsnic_card_sim");
     println!("cargo:rustc-link-lib=pthread");
-    println!("cargo:rustc-env=LVSNIC_SIM_VERILOG_FILE={}", vfile.display());
+    println!(
+        "cargo:rustc-env=LVSNIC_SIM_VERILOG_FILE={}",
+        vfile.display()
+    );
 }
 
 fn verilator_root() -> PathBuf {
     if let Ok(r) = env::var("VERILATOR_ROOT") {
         return PathBuf::from(r);
     }
-    let out = Command::new("verilator").arg("--getenv").arg("VERILATOR_ROOT").output();
+    let out = Command::new("verilator")
+        .arg("--getenv")
+        .arg("VERILATOR_ROOT")
+        .output();
     match out {
         Ok(o) if o.status.success() => PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()),
         _ => PathBuf::from("/usr/share/verilator"),

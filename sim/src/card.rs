@@ -108,7 +108,10 @@ impl SimCard {
             cycle: 0,
             beats: VecDeque::new(),
             verdicts: VecDeque::new(),
-            mem: HostMemory { base: 0x1_0000_0000, bytes: Vec::new() },
+            mem: HostMemory {
+                base: 0x1_0000_0000,
+                bytes: Vec::new(),
+            },
             irq: false,
             dma_stall: None,
             stats: PortStats::default(),
@@ -148,7 +151,8 @@ impl SimCard {
             b[..chunk.len()].copy_from_slice(chunk);
             // First byte in bits 63..56; keep bit 7 = first byte.
             let keep = (0xffu16 << (8 - chunk.len())) as u8;
-            self.beats.push_back((u64::from_be_bytes(b), i + 1 == n, keep));
+            self.beats
+                .push_back((u64::from_be_bytes(b), i + 1 == n, keep));
         }
     }
 

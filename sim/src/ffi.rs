@@ -32,11 +32,21 @@ impl Model {
         // SAFETY: the sizes are plain functions of the generated structs; comparing them catches
         // a Rust mirror out of step with the C++ shim before any pointer is passed.
         let (i, o) = unsafe { (sim_in_size(), sim_out_size()) };
-        assert_eq!(i as usize, std::mem::size_of::<SimIn>(), "SimIn mirror differs from the shim");
-        assert_eq!(o as usize, std::mem::size_of::<SimOut>(), "SimOut mirror differs from the shim");
+        assert_eq!(
+            i as usize,
+            std::mem::size_of::<SimIn>(),
+            "SimIn mirror differs from the shim"
+        );
+        assert_eq!(
+            o as usize,
+            std::mem::size_of::<SimOut>(),
+            "SimOut mirror differs from the shim"
+        );
         // SAFETY: sim_new allocates a fresh instance and never returns null (C++ new throws).
         let h = unsafe { sim_new() };
-        Model { h: NonNull::new(h).expect("sim_new returned null") }
+        Model {
+            h: NonNull::new(h).expect("sim_new returned null"),
+        }
     }
 
     /// Apply `inp`, run `cycles` clock cycles, return the outputs after the last rising edge.

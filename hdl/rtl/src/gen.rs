@@ -19,9 +19,20 @@ pub fn block_verilog(name: &str) -> Option<String> {
     })
 }
 
+/// Run `f` on a thread with a large stack: rust-hdl keeps `Bits<N>` (N > 32) as `[bool; N]`
+/// inline, so the whole card is a very large value (and debug builds copy it around).
+pub fn with_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(1 << 30)
+        .spawn(f)
+        .expect("spawn")
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
 /// The whole card at the default (simulation) build.
 pub fn card_verilog() -> String {
-    verilog_of(crate::top::Card::default())
+    with_big_stack(|| verilog_of(crate::top::Card::default()))
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //! * `TIME.TICK` advances every `TICK_DIV` clocks while `TICK_CTRL.run`, or by one on a
 //!   `TICK_CTRL.step` write; a host write sets it. Output `now`.
 //! * `CMD.DOORBELL.go` -> `cmd_go` pulse (one clock after the write) with `cmd_data` = the 16
-//!   `CMD.DATA` words (word 0 = bits 31..0); `CMD.STATUS.busy` until `cmd_resp`, which latches
+//!   `CMD.DATA` words (word 0 = bits 31..0); `CMD.STATUS.busy` from the doorbell write (so a
+//!   STATUS read right after it never sees the last command's `done`) until `cmd_resp`, which latches
 //!   `code`, `RESULT_INDEX`, `RESULT[0..14]` and sets `done`.
 //! * `EVQ.CTRL.arm` is cleared by `evq_arm_clr`; `EVQ.CONS` (`CMDQ.PROD`) is held at 0 while
 //!   the ring is disabled.
@@ -668,9 +669,16 @@ wire tick_run = ",
             doorbell.addr
         )
         .unwrap();
+        // busy from the doorbell write itself: a STATUS read right after it never sees the
+        // previous command's `done`
+        writeln!(
+            v,
+            "   if (wr && addr == 16'h{:04x} && wdata[0]) begin cmd_busy_r <= 1'b1; cmd_done_r <= 1'b0; end",
+            doorbell.addr
+        )
+        .unwrap();
         v.push_str(
-            "   if (go_r) begin cmd_busy_r <= 1'b1; cmd_done_r <= 1'b0; end
-   if (cmd_resp) begin
+            "   if (cmd_resp) begin
       cmd_busy_r <= 1'b0; cmd_done_r <= 1'b1;
       cmd_code_r <= cmd_code; cmd_index_r <= cmd_index; cmd_result_r <= cmd_result;
    end
@@ -772,9 +780,8 @@ impl Logic for RegFile {
             if old[cctl] & 1 == 0 {
                 self._store[cprod] = 0;
             }
-            let go_was = self._go_r;
             self._go_r = wr && addr == map.addr("CMD.DOORBELL") && wdata & 1 != 0;
-            if go_was {
+            if self._go_r {
                 self._cmd_busy = true;
                 self._cmd_done = false;
             }

@@ -50,7 +50,8 @@
 //!   for `drain` cycles (input; set it to `LATENCY +` the longest delay from a `res_*` to its
 //!   write-back `+ 1`). Then it reads both buckets through the lookup pipeline, decides and
 //!   writes, and releases the lookup input (about `drain + 6` cycles of back-pressure).
-//! * **Sweep vs write-backs:** the sweep steals one lookup slot per visited slot and reclaims an
+//! * **Sweep vs write-backs:** the sweep waits for a clock without a lookup (it never refuses
+//!   one: `lk_ready` stays high, so a pipeline without back-pressure can feed the table) and reclaims an
 //!   entry only when `now - last_refresh > timeout` (one tick after lookups start to miss it),
 //!   so a write-back (which only follows a live hit) cannot race with a reclaim; its copy of the
 //!   entry also snoops the write bus.
@@ -687,11 +688,11 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
         self.wrd_data.d.next = self.wr_data.val();
 
         // ---------------------------------------------------------------- stage 0: issue
+        // the sweep (state 5) never refuses a lookup: it issues its read in a free slot only
         self.lk_ready.next = !((self.state.q.val() == 1)
             || (self.state.q.val() == 2)
             || (self.state.q.val() == 3)
-            || (self.state.q.val() == 4)
-            || (self.state.q.val() == 5));
+            || (self.state.q.val() == 4));
         self.iss_valid.next = self.lk_valid.val() && self.lk_ready.val();
         self.iss_eng.next = false;
         self.iss_rd.next = false;
@@ -712,7 +713,7 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
                 self.iss_b1.next = bit_cast::<B, 32>(self.e_h1.q.val());
             }
         }
-        if self.state.q.val() == 5 {
+        if (self.state.q.val() == 5) && !self.lk_valid.val() {
             self.iss_valid.next = true;
             self.iss_eng.next = true;
             self.iss_rd.next = true;
@@ -1050,8 +1051,10 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
                 self.state.d.next = bits::<4>(0);
             }
         } else if self.state.q.val() == 5 {
-            self.sw_tmr.d.next = 0.into();
-            self.state.d.next = bits::<4>(6);
+            if !self.lk_valid.val() {
+                self.sw_tmr.d.next = 0.into();
+                self.state.d.next = bits::<4>(6);
+            }
         } else if self.state.q.val() == 6 {
             if self.p3_valid.q.val() && self.p3_eng.q.val() {
                 self.state.d.next = bits::<4>(7);

@@ -29,22 +29,31 @@
 //! context RAM and delay alignment, dest table and its MMIO command path, verdict + DR MAC,
 //! record formation (miss, learn, flag, ops-expire), the event queue with DMA and interrupt,
 //! statistics, and packet-stream back-pressure.
+use crate::common::default_array;
 use crate::dest::DestTable;
+use crate::fwmark::{FwmarkRules, LATENCY as FWMARK_LATENCY, RULE_BITS};
+use crate::hash::{JHashPipe, LATENCY as HASH_LATENCY};
+use crate::parser::{Parser, LATENCY as PARSER_LATENCY, VERDICT_MALFORMED, VERDICT_OK};
 use crate::queue::{EventQueue, REC_BITS};
 use crate::regfile::RegFile;
+use crate::service::{ServiceLookup, LATENCY as SERVICE_LATENCY, SERVICE_BITS};
+use crate::table::{
+    HashTable, CONN_BITS, KEY_BITS as TKEY_BITS, LATENCY as TABLE_LATENCY, LR_LO, TEMPLATE_BITS,
+    VALID_BIT,
+};
 use crate::verdict::{Verdict, KIND_MISS};
 use lvsnic_abi::entries::TableId;
 use lvsnic_abi::key::key_fields;
 use lvsnic_abi::records::rec;
-use lvsnic_abi::{CmdStatus, ExpireCause, Opcode, RecordType};
+use lvsnic_abi::{CmdStatus, ExpireCause, MissReason, Opcode, RecordType};
 use rust_hdl::prelude::*;
 
 /// Front end: parser (3) + fwmark rules (3) + service lookup (2).
-pub const FRONT_LATENCY: usize = 3 + 3 + 2;
+pub const FRONT_LATENCY: usize = PARSER_LATENCY + FWMARK_LATENCY + SERVICE_LATENCY;
 /// Key formation.
 pub const KEY_LATENCY: usize = 1;
 /// jhash pipeline (13) + hash table lookup (3).
-pub const LOOKUP_LATENCY: usize = 13 + 3;
+pub const LOOKUP_LATENCY: usize = HASH_LATENCY + TABLE_LATENCY;
 /// Dest table read.
 pub const DEST_LATENCY: usize = 1;
 /// Verdict stage.
@@ -52,23 +61,60 @@ pub const VERDICT_LATENCY: usize = 1;
 /// Trigger beat accepted -> `v_valid`.
 pub const TOTAL_LATENCY: usize =
     FRONT_LATENCY + KEY_LATENCY + LOOKUP_LATENCY + DEST_LATENCY + VERDICT_LATENCY;
-/// Context RAM: written with the front-end record, read back `CTX_DIST` clocks later.
+/// Context RAM: written with the front-end record, read back `CTX_DIST + 1` clocks later (at
+/// the verdict input, beside the lookup results).
 pub const CTX_DIST: u64 = (KEY_LATENCY + LOOKUP_LATENCY) as u64;
 /// Context RAM word: id 16 | parsed | af | vlan | proto 8 | l4 8 | sport 16 | dport 16 | mark 32 |
-/// s_hit | s_idx 8 | s_persistent | s_ops | s_host_only | src 128 | dst 128.
-pub const CTX_BITS: usize = 367;
+/// s_hit | s_idx 8 | s_persistent | s_ops | s_host_only | src 128 | dst 128 | s_ftp_host.
+pub const CTX_BITS: usize = 368;
 const KEY_BITS: usize = 320;
+/// Key RAM (conn key | template key): written at the key-formation output, read
+/// `KRAM_DIST + 1` = `HASH_LATENCY` clocks later, beside the hashes.
+const KRAM_BITS: usize = 2 * KEY_BITS;
+const KRAM_DIST: u64 = (HASH_LATENCY - 1) as u64;
+/// Stored conn entry bits used here (see `table::conn_pack`).
+const C_CTL: usize = 365;
+const C_EV_NEXT: usize = 368;
+/// Exclusive table access. `idle` counts clocks since the last accepted beat. From
+/// `ENG_KEY_AT` the front end and key formation are empty and the conn hash lane may hash a
+/// command's key (ready `HASH_LATENCY + 1` clocks later) ...
+pub const ENG_KEY_AT: usize = FRONT_LATENCY + KEY_LATENCY + 1;
+/// ... and from `ENG_GO_AT` the last packet's verdict and write-back are done: the table
+/// command / learn insert is issued then.
+pub const ENG_GO_AT: usize = TOTAL_LATENCY + 3;
+const _: () = assert!(ENG_GO_AT < 63 && HASH_LATENCY + 1 < 31);
+/// Delay of a lookup's hashes to the verdict output (table 3, dest read 1, verdict 1): a learn
+/// reuses its packet's conn-key hashes.
+const HASH_TO_VERDICT: usize = TABLE_LATENCY + DEST_LATENCY + VERDICT_LATENCY;
+/// The tables' own drain (`table` Hazards): LATENCY + result-to-write-back delay (2) + 1.
+pub const TABLE_DRAIN: usize = TABLE_LATENCY + 2 + 1;
 
 // ----------------------------------------------------------------------------------------------
-/// TODO(integration): replace with `parser::Parser` -> `fwmark::FwmarkRules<32>` ->
-/// `service::ServiceLookup<64>` (hdl-front). Same latency and output names as that chain.
-#[derive(LogicBlock, Default)]
-pub struct FrontStub {
+/// Parser fields wait in this many register stages for the fwmark rules (3) and the service
+/// lookup (2).
+pub const FRONT_DELAY: usize = FWMARK_LATENCY + SERVICE_LATENCY;
+
+/// The front end: `parser::Parser` (3) -> `fwmark::FwmarkRules<32>` (3) ->
+/// `service::ServiceLookup<64>` (2), [`FRONT_LATENCY`] = 8 clocks from the trigger beat. The
+/// parsed header waits in a [`FRONT_DELAY`]-deep register delay line (3 stages feed the service
+/// lookup with vaddr/vport beside the fwmark result, 5 stages meet the service result), so all
+/// `out_*`/`s_*` outputs belong to the same packet.
+#[derive(LogicBlock)]
+pub struct Front {
     pub clock: Signal<In, Clock>,
     pub in_valid: Signal<In, Bit>,
     pub in_data: Signal<In, Bits<64>>,
     pub in_last: Signal<In, Bit>,
     pub in_nbytes: Signal<In, Bits<4>>,
+    // write ports (MMIO commands)
+    pub rule_wr_en: Signal<In, Bit>,
+    pub rule_wr_idx: Signal<In, Bits<8>>,
+    pub rule_wr_data: Signal<In, Bits<RULE_BITS>>,
+    pub svc_wr_en: Signal<In, Bit>,
+    pub svc_wr_idx: Signal<In, Bits<8>>,
+    pub svc_wr_data: Signal<In, Bits<SERVICE_BITS>>,
+    pub ftp_fallback_en: Signal<In, Bit>,
+    pub unpriv_port: Signal<In, Bits<16>>,
     pub out_valid: Signal<Out, Bit>,
     pub out_id: Signal<Out, Bits<16>>,
     /// parser verdict OK
@@ -94,128 +140,193 @@ pub struct FrontStub {
     pub s_is_fwmark: Signal<Out, Bit>,
     pub s_pmask: Signal<Out, Bits<128>>,
     pub s_vport: Signal<Out, Bits<16>>,
-    v: [DFF<Bit>; FRONT_LATENCY],
-    id: [DFF<Bits<16>>; FRONT_LATENCY],
-    count: DFF<Bits<16>>,
+    /// the FTP-data fallback found a port-21 service on the VIP: miss HostOnly (kernel order:
+    /// before the port-zero service, which the service block then does not report)
+    pub s_ftp_host: Signal<Out, Bit>,
+    parser: Parser,
+    rules: FwmarkRules<32>,
+    svc: ServiceLookup<64>,
+    d_valid: [DFF<Bit>; FRONT_DELAY],
+    d_id: [DFF<Bits<16>>; FRONT_DELAY],
+    d_verdict: [DFF<Bits<3>>; FRONT_DELAY],
+    d_af: [DFF<Bit>; FRONT_DELAY],
+    d_vlan: [DFF<Bit>; FRONT_DELAY],
+    d_proto: [DFF<Bits<8>>; FRONT_DELAY],
+    d_src: [DFF<Bits<128>>; FRONT_DELAY],
+    d_dst: [DFF<Bits<128>>; FRONT_DELAY],
+    d_sport: [DFF<Bits<16>>; FRONT_DELAY],
+    d_dport: [DFF<Bits<16>>; FRONT_DELAY],
+    d_l4: [DFF<Bits<8>>; FRONT_DELAY],
+    d_mark: [DFF<Bits<32>>; SERVICE_LATENCY],
+    k_ok: Constant<Bits<3>>,
+    k_malformed: Constant<Bits<3>>,
+    k_host_only: Constant<Bits<4>>,
 }
 
-impl Logic for FrontStub {
-    #[hdl_gen]
-    fn update(&mut self) {
-        dff_setup!(self, clock, count);
-        for i in 0..FRONT_LATENCY {
-            self.v[i].clock.next = self.clock.val();
-            self.id[i].clock.next = self.clock.val();
+impl Default for Front {
+    fn default() -> Self {
+        Front {
+            clock: Default::default(),
+            in_valid: Default::default(),
+            in_data: Default::default(),
+            in_last: Default::default(),
+            in_nbytes: Default::default(),
+            rule_wr_en: Default::default(),
+            rule_wr_idx: Default::default(),
+            rule_wr_data: Default::default(),
+            svc_wr_en: Default::default(),
+            svc_wr_idx: Default::default(),
+            svc_wr_data: Default::default(),
+            ftp_fallback_en: Default::default(),
+            unpriv_port: Default::default(),
+            out_valid: Default::default(),
+            out_id: Default::default(),
+            out_parsed: Default::default(),
+            out_malformed: Default::default(),
+            out_af: Default::default(),
+            out_vlan: Default::default(),
+            out_proto: Default::default(),
+            out_src: Default::default(),
+            out_dst: Default::default(),
+            out_sport: Default::default(),
+            out_dport: Default::default(),
+            out_l4_info: Default::default(),
+            out_mark: Default::default(),
+            s_hit: Default::default(),
+            s_idx: Default::default(),
+            s_persistent: Default::default(),
+            s_ops: Default::default(),
+            s_host_only: Default::default(),
+            s_is_fwmark: Default::default(),
+            s_pmask: Default::default(),
+            s_vport: Default::default(),
+            s_ftp_host: Default::default(),
+            parser: Default::default(),
+            rules: Default::default(),
+            svc: Default::default(),
+            d_valid: default_array(),
+            d_id: default_array(),
+            d_verdict: default_array(),
+            d_af: default_array(),
+            d_vlan: default_array(),
+            d_proto: default_array(),
+            d_src: default_array(),
+            d_dst: default_array(),
+            d_sport: default_array(),
+            d_dport: default_array(),
+            d_l4: default_array(),
+            d_mark: default_array(),
+            k_ok: Constant::new(VERDICT_OK.into()),
+            k_malformed: Constant::new(VERDICT_MALFORMED.into()),
+            k_host_only: Constant::new((MissReason::HostOnly as u64).into()),
         }
-        self.v[0].d.next = self.in_valid.val() && self.in_last.val();
-        self.id[0].d.next = self.count.q.val();
-        for i in 1..FRONT_LATENCY {
-            self.v[i].d.next = self.v[i - 1].q.val();
-            self.id[i].d.next = self.id[i - 1].q.val();
-        }
-        if self.in_valid.val() && self.in_last.val() {
-            self.count.d.next = self.count.q.val() + 1;
-        }
-        self.out_valid.next = self.v[7].q.val();
-        self.out_id.next = self.id[7].q.val();
-        self.out_parsed.next = false;
-        self.out_malformed.next = false;
-        self.out_af.next = false;
-        self.out_vlan.next = false;
-        self.out_proto.next = 0.into();
-        self.out_src.next = 0.into();
-        self.out_dst.next = 0.into();
-        self.out_sport.next = 0.into();
-        self.out_dport.next = 0.into();
-        self.out_l4_info.next = 0.into();
-        self.out_mark.next = 0.into();
-        self.s_hit.next = false;
-        self.s_idx.next = 0xff.into();
-        self.s_persistent.next = false;
-        self.s_ops.next = false;
-        self.s_host_only.next = false;
-        self.s_is_fwmark.next = false;
-        self.s_pmask.next = 0.into();
-        self.s_vport.next = 0.into();
     }
 }
 
-// ----------------------------------------------------------------------------------------------
-/// TODO(integration): replace with two `hash::JHashPipe` + two `table::HashTable` (conn and
-/// template; hdl-tables). Same latency; `c_hit` = the table's `res_found` (the verdict checks
-/// liveness itself), write-backs / learn inserts go to the tables' `wb_*` / `ln_*` ports.
-#[derive(LogicBlock, Default)]
-pub struct LookupStub {
-    pub clock: Signal<In, Clock>,
-    pub now: Signal<In, Bits<32>>,
-    pub seed: Signal<In, Bits<32>>,
-    pub in_valid: Signal<In, Bit>,
-    pub conn_key: Signal<In, Bits<KEY_BITS>>,
-    pub tpl_key: Signal<In, Bits<KEY_BITS>>,
-    // write-backs and learn inserts from the verdict stage
-    pub conn_wb: Signal<In, Bit>,
-    pub conn_del: Signal<In, Bit>,
-    pub c_wb_idx: Signal<In, Bits<32>>,
-    pub tpl_wb: Signal<In, Bit>,
-    pub t_wb_idx: Signal<In, Bits<32>>,
-    pub learn_ins: Signal<In, Bit>,
-    pub wb_now: Signal<In, Bits<32>>,
-    // results
-    pub out_valid: Signal<Out, Bit>,
-    pub c_hit: Signal<Out, Bit>,
-    pub c_idx: Signal<Out, Bits<32>>,
-    pub c_last_refresh: Signal<Out, Bits<32>>,
-    pub c_timeout: Signal<Out, Bits<32>>,
-    pub c_dest: Signal<Out, Bits<8>>,
-    pub c_dest_gen: Signal<Out, Bits<8>>,
-    pub c_ctl: Signal<Out, Bit>,
-    pub c_syn_miss: Signal<Out, Bit>,
-    pub c_ev_next: Signal<Out, Bit>,
-    pub c_ops: Signal<Out, Bit>,
-    pub c_state: Signal<Out, Bits<4>>,
-    pub c_free: Signal<Out, Bit>,
-    pub t_hit: Signal<Out, Bit>,
-    pub t_idx: Signal<Out, Bits<32>>,
-    pub t_learn: Signal<Out, Bit>,
-    pub t_dport_from_dest: Signal<Out, Bit>,
-    pub t_dest: Signal<Out, Bits<8>>,
-    pub t_dest_gen: Signal<Out, Bits<8>>,
-    pub t_last_refresh: Signal<Out, Bits<32>>,
-    pub t_timeout: Signal<Out, Bits<32>>,
-    v: [DFF<Bit>; LOOKUP_LATENCY],
-}
-
-impl Logic for LookupStub {
+impl Logic for Front {
     #[hdl_gen]
     fn update(&mut self) {
-        for i in 0..LOOKUP_LATENCY {
-            self.v[i].clock.next = self.clock.val();
+        clock!(self, clock, parser, rules, svc);
+        for i in 0..FRONT_DELAY {
+            self.d_valid[i].clock.next = self.clock.val();
+            self.d_id[i].clock.next = self.clock.val();
+            self.d_verdict[i].clock.next = self.clock.val();
+            self.d_af[i].clock.next = self.clock.val();
+            self.d_vlan[i].clock.next = self.clock.val();
+            self.d_proto[i].clock.next = self.clock.val();
+            self.d_src[i].clock.next = self.clock.val();
+            self.d_dst[i].clock.next = self.clock.val();
+            self.d_sport[i].clock.next = self.clock.val();
+            self.d_dport[i].clock.next = self.clock.val();
+            self.d_l4[i].clock.next = self.clock.val();
         }
-        self.v[0].d.next = self.in_valid.val();
-        for i in 1..LOOKUP_LATENCY {
-            self.v[i].d.next = self.v[i - 1].q.val();
+        // parser
+        self.parser.in_valid.next = self.in_valid.val();
+        self.parser.in_data.next = self.in_data.val();
+        self.parser.in_last.next = self.in_last.val();
+        self.parser.in_nbytes.next = self.in_nbytes.val();
+        // header delay line
+        self.d_valid[0].d.next = self.parser.out_valid.val();
+        self.d_id[0].d.next = self.parser.out_id.val();
+        self.d_verdict[0].d.next = self.parser.out_verdict.val();
+        self.d_af[0].d.next = self.parser.out_af.val();
+        self.d_vlan[0].d.next = self.parser.out_vlan.val();
+        self.d_proto[0].d.next = self.parser.out_proto.val();
+        self.d_src[0].d.next = self.parser.out_src.val();
+        self.d_dst[0].d.next = self.parser.out_dst.val();
+        self.d_sport[0].d.next = self.parser.out_sport.val();
+        self.d_dport[0].d.next = self.parser.out_dport.val();
+        self.d_l4[0].d.next = self.parser.out_tcp_flags.val();
+        if self.parser.out_proto.val() == 132 {
+            self.d_l4[0].d.next = self.parser.out_sctp_chunk.val();
         }
-        self.out_valid.next = self.v[15].q.val();
-        self.c_hit.next = false;
-        self.c_idx.next = 0.into();
-        self.c_last_refresh.next = 0.into();
-        self.c_timeout.next = 0.into();
-        self.c_dest.next = 0.into();
-        self.c_dest_gen.next = 0.into();
-        self.c_ctl.next = false;
-        self.c_syn_miss.next = false;
-        self.c_ev_next.next = false;
-        self.c_ops.next = false;
-        self.c_state.next = 0.into();
-        self.c_free.next = false;
-        self.t_hit.next = false;
-        self.t_idx.next = 0.into();
-        self.t_learn.next = false;
-        self.t_dport_from_dest.next = false;
-        self.t_dest.next = 0.into();
-        self.t_dest_gen.next = 0.into();
-        self.t_last_refresh.next = 0.into();
-        self.t_timeout.next = 0.into();
+        for i in 1..FRONT_DELAY {
+            self.d_valid[i].d.next = self.d_valid[i - 1].q.val();
+            self.d_id[i].d.next = self.d_id[i - 1].q.val();
+            self.d_verdict[i].d.next = self.d_verdict[i - 1].q.val();
+            self.d_af[i].d.next = self.d_af[i - 1].q.val();
+            self.d_vlan[i].d.next = self.d_vlan[i - 1].q.val();
+            self.d_proto[i].d.next = self.d_proto[i - 1].q.val();
+            self.d_src[i].d.next = self.d_src[i - 1].q.val();
+            self.d_dst[i].d.next = self.d_dst[i - 1].q.val();
+            self.d_sport[i].d.next = self.d_sport[i - 1].q.val();
+            self.d_dport[i].d.next = self.d_dport[i - 1].q.val();
+            self.d_l4[i].d.next = self.d_l4[i - 1].q.val();
+        }
+        // fwmark rules on the parser output (packets arrive without a mark)
+        self.rules.wr_en.next = self.rule_wr_en.val();
+        self.rules.wr_idx.next = self.rule_wr_idx.val();
+        self.rules.wr_data.next = self.rule_wr_data.val();
+        self.rules.in_valid.next = self.parser.out_valid.val();
+        self.rules.in_af.next = self.parser.out_af.val();
+        self.rules.in_proto.next = self.parser.out_proto.val();
+        self.rules.in_src.next = self.parser.out_src.val();
+        self.rules.in_dst.next = self.parser.out_dst.val();
+        self.rules.in_sport.next = self.parser.out_sport.val();
+        self.rules.in_dport.next = self.parser.out_dport.val();
+        self.rules.in_mark.next = 0.into();
+        // service lookup: header 3 stages late, beside the mark
+        self.svc.wr_en.next = self.svc_wr_en.val();
+        self.svc.wr_idx.next = self.svc_wr_idx.val();
+        self.svc.wr_data.next = self.svc_wr_data.val();
+        self.svc.ftp_fallback_en.next = self.ftp_fallback_en.val();
+        self.svc.unpriv_port.next = self.unpriv_port.val();
+        self.svc.in_valid.next = self.rules.out_valid.val();
+        self.svc.in_af.next = self.d_af[2].q.val();
+        self.svc.in_proto.next = self.d_proto[2].q.val();
+        self.svc.in_vaddr.next = self.d_dst[2].q.val();
+        self.svc.in_vport.next = self.d_dport[2].q.val();
+        self.svc.in_mark.next = self.rules.out_mark.val();
+        // the mark waits for the service result
+        self.d_mark[0].clock.next = self.clock.val();
+        self.d_mark[1].clock.next = self.clock.val();
+        self.d_mark[0].d.next = self.rules.out_mark.val();
+        self.d_mark[1].d.next = self.d_mark[0].q.val();
+        // outputs: header 5 stages late, beside the service result
+        self.out_valid.next = self.d_valid[4].q.val();
+        self.out_id.next = self.d_id[4].q.val();
+        self.out_parsed.next = self.d_verdict[4].q.val() == self.k_ok.val();
+        self.out_malformed.next = self.d_verdict[4].q.val() == self.k_malformed.val();
+        self.out_af.next = self.d_af[4].q.val();
+        self.out_vlan.next = self.d_vlan[4].q.val();
+        self.out_proto.next = self.d_proto[4].q.val();
+        self.out_src.next = self.d_src[4].q.val();
+        self.out_dst.next = self.d_dst[4].q.val();
+        self.out_sport.next = self.d_sport[4].q.val();
+        self.out_dport.next = self.d_dport[4].q.val();
+        self.out_l4_info.next = self.d_l4[4].q.val();
+        self.out_mark.next = self.d_mark[1].q.val();
+        self.s_hit.next = self.svc.out_hit.val();
+        self.s_idx.next = self.svc.out_idx.val();
+        self.s_persistent.next = self.svc.out_persistent.val();
+        self.s_ops.next = self.svc.out_ops.val();
+        self.s_host_only.next = self.svc.out_host_only.val();
+        self.s_is_fwmark.next = self.svc.out_is_fwmark.val();
+        self.s_pmask.next = self.svc.out_pmask.val();
+        self.s_vport.next = self.svc.out_vport.val();
+        self.s_ftp_host.next = !self.svc.out_hit.val()
+            && self.svc.out_miss.val()
+            && (self.svc.out_reason.val() == self.k_host_only.val());
     }
 }
 
@@ -600,61 +711,130 @@ pub struct Card {
     pub irq: Signal<Out, Bit>,
     // blocks
     pub regs: RegFile,
-    front: FrontStub,
+    front: Front,
     keys: KeyForm,
-    lookup: LookupStub,
+    chash: JHashPipe,
+    thash: JHashPipe,
+    kram: RAM<Bits<KRAM_BITS>, 5>,
+    ctab: HashTable<12, 2, 8, CONN_BITS>,
+    ttab: HashTable<12, 2, 8, TEMPLATE_BITS>,
     ctx: RAM<Bits<CTX_BITS>, 5>,
     dests: DestTable<8>,
     verdict: Verdict,
     records: Records,
     evq: EventQueue,
-    // context ring pointers
+    // context / key ring pointer
     wp: DFF<Bits<5>>,
     ctx_dist: Constant<Bits<5>>,
+    kram_dist: Constant<Bits<5>>,
     one5: Constant<Bits<5>>,
-    // lookup results delayed by the dest read (1 clock)
+    // lookup results, held one clock while the dest table is read
     lk_valid: DFF<Bit>,
     lk_c_hit: DFF<Bit>,
     lk_c_idx: DFF<Bits<32>>,
-    lk_c_lr: DFF<Bits<32>>,
-    lk_c_to: DFF<Bits<32>>,
-    lk_c_dest: DFF<Bits<8>>,
-    lk_c_gen: DFF<Bits<8>>,
-    lk_c_ctl: DFF<Bit>,
-    lk_c_syn_miss: DFF<Bit>,
-    lk_c_ev_next: DFF<Bit>,
-    lk_c_ops: DFF<Bit>,
-    lk_c_state: DFF<Bits<4>>,
-    lk_c_free: DFF<Bit>,
+    lk_c_ent: DFF<Bits<CONN_BITS>>,
     lk_t_hit: DFF<Bit>,
     lk_t_idx: DFF<Bits<32>>,
-    lk_t_learn: DFF<Bit>,
-    lk_t_dpfd: DFF<Bit>,
-    lk_t_dest: DFF<Bits<8>>,
-    lk_t_gen: DFF<Bits<8>>,
-    lk_t_lr: DFF<Bits<32>>,
-    lk_t_to: DFF<Bits<32>>,
+    lk_t_ent: DFF<Bits<TEMPLATE_BITS>>,
+    // results after write-back forwarding: at the table output (rc/rt) and at the verdict
+    // input (lc/lt)
+    rc_ent: Signal<Local, Bits<CONN_BITS>>,
+    rt_ent: Signal<Local, Bits<TEMPLATE_BITS>>,
+    lc_ent: Signal<Local, Bits<CONN_BITS>>,
+    lt_ent: Signal<Local, Bits<TEMPLATE_BITS>>,
+    // the entries beside the verdict outputs, and their write-back images
+    v_c_ent: DFF<Bits<CONN_BITS>>,
+    v_t_ent: DFF<Bits<TEMPLATE_BITS>>,
+    c_wb: Signal<Local, Bit>,
+    c_wbe: Signal<Local, Bits<CONN_BITS>>,
+    t_wbe: Signal<Local, Bits<TEMPLATE_BITS>>,
+    keep_c: Constant<Bits<CONN_BITS>>,
+    keep_t: Constant<Bits<TEMPLATE_BITS>>,
     // context and conn fields one more clock (verdict latency) for the records
     ctx_d: DFF<Bits<CTX_BITS>>,
     c_gen_d: DFF<Bits<8>>,
     c_ctl_d: DFF<Bit>,
     ctx_q: Signal<Local, Bits<CTX_BITS>>,
-    // MMIO command -> dest table
+    // learn: the entry built from the verdict, waiting for the drained pipeline
+    n_key: Signal<Local, Bits<KEY_BITS>>,
+    h_d: [DFF<Bits<64>>; HASH_TO_VERDICT],
+    l_h: DFF<Bits<64>>,
+    lpend: DFF<Bit>,
+    l_issued: DFF<Bit>,
+    l_push: DFF<Bit>,
+    l_ent: DFF<Bits<CONN_BITS>>,
+    l_rec: DFF<Bits<REC_BITS>>,
+    l_idx: Signal<Local, Bits<32>>,
+    k_learn_fixed: Constant<Bits<CONN_BITS>>,
+    p_l_conn: Constant<Bits<10>>,
+    // exclusive table access: stop the stream, drain, hash the engine key, run
+    eng_req: Signal<Local, Bit>,
+    eng_ready: Signal<Local, Bit>,
+    eng_key_sel: Signal<Local, Bit>,
+    idle: DFF<Bits<6>>,
+    kcnt: DFF<Bits<5>>,
+    k_idle_key: Constant<Bits<6>>,
+    k_idle_go: Constant<Bits<6>>,
+    k_idle_max: Constant<Bits<6>>,
+    k_kcnt_ready: Constant<Bits<5>>,
+    k_kcnt_max: Constant<Bits<5>>,
+    k_drain: Constant<Bits<8>>,
+    // MMIO commands
     cmd_op: Signal<Local, Bits<8>>,
+    cmd_op4: Signal<Local, Bits<4>>,
     cmd_table: Signal<Local, Bits<4>>,
     cmd_idx: Signal<Local, Bits<32>>,
+    cmd_pl: Signal<Local, Bits<448>>,
     cmd_is_dest: Signal<Local, Bit>,
+    cmd_is_svc: Signal<Local, Bit>,
+    cmd_is_rule: Signal<Local, Bit>,
+    cmd_is_hash: Signal<Local, Bit>,
     cmd_is_write: Signal<Local, Bit>,
+    cmd_is_del: Signal<Local, Bit>,
+    c_cmd_ent: Signal<Local, Bits<CONN_BITS>>,
+    t_cmd_ent: Signal<Local, Bits<TEMPLATE_BITS>>,
+    imm_go: Signal<Local, Bit>,
+    imm_code: Signal<Local, Bits<8>>,
+    c_done: Signal<Local, Bit>,
+    c_res_img: Signal<Local, Bits<448>>,
+    t_res_img: Signal<Local, Bits<448>>,
+    cpend: DFF<Bit>,
+    c_tpl: DFF<Bit>,
+    c_issued: DFF<Bit>,
     resp: DFF<Bit>,
     resp_code: DFF<Bits<8>>,
     resp_idx: DFF<Bits<32>>,
+    resp_res: DFF<Bits<448>>,
     k_table_dest: Constant<Bits<4>>,
+    k_table_svc: Constant<Bits<4>>,
+    k_table_rule: Constant<Bits<4>>,
+    k_table_conn: Constant<Bits<4>>,
+    k_table_tpl: Constant<Bits<4>>,
     k_op_write: Constant<Bits<8>>,
+    k_op_delete: Constant<Bits<8>>,
     k_st_ok: Constant<Bits<8>>,
     k_st_bad_opcode: Constant<Bits<8>>,
     k_st_bad_table: Constant<Bits<8>>,
     k_st_bad_index: Constant<Bits<8>>,
     k_dests: Constant<Bits<32>>,
+    k_svcs: Constant<Bits<32>>,
+    k_rules: Constant<Bits<32>>,
+    // aging expire events -> aux
+    c_ev_take: Signal<Local, Bit>,
+    t_ev_take: Signal<Local, Bit>,
+    aged_c_rec: Signal<Local, Bits<REC_BITS>>,
+    aged_t_rec: Signal<Local, Bits<REC_BITS>>,
+    k_aged_c: Constant<Bits<REC_BITS>>,
+    k_aged_t: Constant<Bits<REC_BITS>>,
+    p_rec_key: Constant<Bits<10>>,
+    p_tick: Constant<Bits<10>>,
+    p_e_index: Constant<Bits<10>>,
+    p_e_dest: Constant<Bits<10>>,
+    p_e_gen: Constant<Bits<10>>,
+    p_e_ctl: Constant<Bits<10>>,
+    p_e_state: Constant<Bits<10>>,
+    p_e_last: Constant<Bits<10>>,
+    k_ones32: Constant<Bits<32>>,
     k_err_parse: Constant<Bits<32>>,
     k_kind_miss: Constant<Bits<2>>,
     k_base_mask: Constant<Bits<32>>,
@@ -664,12 +844,49 @@ fn st(s: CmdStatus) -> Constant<Bits<8>> {
     Constant::new((s as u64).into())
 }
 
+fn tbl(t: TableId) -> Constant<Bits<4>> {
+    Constant::new((t as u64).into())
+}
+
+/// A wide constant with the bit ranges `(lsb, width)` set.
+fn ones_at<const N: usize>(ranges: &[(usize, usize)]) -> Constant<Bits<N>> {
+    let mut b = Bits::<N>::default();
+    for &(lsb, w) in ranges {
+        for k in lsb..lsb + w {
+            b = b.replace_bit(k, true);
+        }
+    }
+    Constant::new(b)
+}
+
+/// The complement of [`ones_at`].
+fn zeros_at<const N: usize>(ranges: &[(usize, usize)]) -> Constant<Bits<N>> {
+    let mut b = Bits::<N>::default();
+    for k in 0..N {
+        b = b.replace_bit(k, true);
+    }
+    for &(lsb, w) in ranges {
+        for k in lsb..lsb + w {
+            b = b.replace_bit(k, false);
+        }
+    }
+    Constant::new(b)
+}
+
 impl Default for Card {
     fn default() -> Self {
         let err = lvsnic_abi::regs::block("CTRL")
             .and_then(|b| b.reg("ERROR"))
             .and_then(|r| r.field("parse_error"))
             .expect("CTRL.ERROR.parse_error");
+        let ty = |t: RecordType| (t as u64, rec::TYPE.lsb);
+        let aged = |table: u64| {
+            rec_const(&[
+                ty(RecordType::Expire),
+                (ExpireCause::Aged as u64, rec::E_CAUSE.lsb),
+                (table, rec::E_TABLE.lsb),
+            ])
+        };
         Card {
             clock: Default::default(),
             s_valid: Default::default(),
@@ -699,7 +916,11 @@ impl Default for Card {
             regs: Default::default(),
             front: Default::default(),
             keys: Default::default(),
-            lookup: Default::default(),
+            chash: Default::default(),
+            thash: Default::default(),
+            kram: Default::default(),
+            ctab: Default::default(),
+            ttab: Default::default(),
             ctx: Default::default(),
             dests: Default::default(),
             verdict: Default::default(),
@@ -707,47 +928,108 @@ impl Default for Card {
             evq: Default::default(),
             wp: Default::default(),
             ctx_dist: Constant::new(CTX_DIST.into()),
+            kram_dist: Constant::new(KRAM_DIST.into()),
             one5: Constant::new(1u64.into()),
             lk_valid: Default::default(),
             lk_c_hit: Default::default(),
             lk_c_idx: Default::default(),
-            lk_c_lr: Default::default(),
-            lk_c_to: Default::default(),
-            lk_c_dest: Default::default(),
-            lk_c_gen: Default::default(),
-            lk_c_ctl: Default::default(),
-            lk_c_syn_miss: Default::default(),
-            lk_c_ev_next: Default::default(),
-            lk_c_ops: Default::default(),
-            lk_c_state: Default::default(),
-            lk_c_free: Default::default(),
+            lk_c_ent: Default::default(),
             lk_t_hit: Default::default(),
             lk_t_idx: Default::default(),
-            lk_t_learn: Default::default(),
-            lk_t_dpfd: Default::default(),
-            lk_t_dest: Default::default(),
-            lk_t_gen: Default::default(),
-            lk_t_lr: Default::default(),
-            lk_t_to: Default::default(),
+            lk_t_ent: Default::default(),
+            rc_ent: Default::default(),
+            rt_ent: Default::default(),
+            lc_ent: Default::default(),
+            lt_ent: Default::default(),
+            v_c_ent: Default::default(),
+            v_t_ent: Default::default(),
+            c_wb: Default::default(),
+            c_wbe: Default::default(),
+            t_wbe: Default::default(),
+            // write-back: last_refresh = now; conn also clears ev_next
+            keep_c: zeros_at(&[(LR_LO, 32), (C_EV_NEXT, 1)]),
+            keep_t: zeros_at(&[(LR_LO, 32)]),
             ctx_d: Default::default(),
             c_gen_d: Default::default(),
             c_ctl_d: Default::default(),
             ctx_q: Default::default(),
+            n_key: Default::default(),
+            h_d: default_array(),
+            l_h: Default::default(),
+            lpend: Default::default(),
+            l_issued: Default::default(),
+            l_push: Default::default(),
+            l_ent: Default::default(),
+            l_rec: Default::default(),
+            l_idx: Default::default(),
+            // learned conns: valid, controlled by their template
+            k_learn_fixed: ones_at(&[(VALID_BIT, 1), (C_CTL, 1)]),
+            p_l_conn: pos(rec::L_CONN.lsb),
+            eng_req: Default::default(),
+            eng_ready: Default::default(),
+            eng_key_sel: Default::default(),
+            idle: Default::default(),
+            kcnt: Default::default(),
+            k_idle_key: Constant::new((ENG_KEY_AT as u64).into()),
+            k_idle_go: Constant::new((ENG_GO_AT as u64).into()),
+            k_idle_max: Constant::new(63u64.into()),
+            k_kcnt_ready: Constant::new(((HASH_LATENCY + 1) as u64).into()),
+            k_kcnt_max: Constant::new(31u64.into()),
+            k_drain: Constant::new((TABLE_DRAIN as u64).into()),
             cmd_op: Default::default(),
+            cmd_op4: Default::default(),
             cmd_table: Default::default(),
             cmd_idx: Default::default(),
+            cmd_pl: Default::default(),
             cmd_is_dest: Default::default(),
+            cmd_is_svc: Default::default(),
+            cmd_is_rule: Default::default(),
+            cmd_is_hash: Default::default(),
             cmd_is_write: Default::default(),
+            cmd_is_del: Default::default(),
+            c_cmd_ent: Default::default(),
+            t_cmd_ent: Default::default(),
+            imm_go: Default::default(),
+            imm_code: Default::default(),
+            c_done: Default::default(),
+            c_res_img: Default::default(),
+            t_res_img: Default::default(),
+            cpend: Default::default(),
+            c_tpl: Default::default(),
+            c_issued: Default::default(),
             resp: Default::default(),
             resp_code: Default::default(),
             resp_idx: Default::default(),
-            k_table_dest: Constant::new((TableId::Dest as u64).into()),
+            resp_res: Default::default(),
+            k_table_dest: tbl(TableId::Dest),
+            k_table_svc: tbl(TableId::Service),
+            k_table_rule: tbl(TableId::Rule),
+            k_table_conn: tbl(TableId::Conn),
+            k_table_tpl: tbl(TableId::Template),
             k_op_write: Constant::new((Opcode::Write as u64).into()),
+            k_op_delete: Constant::new((Opcode::Delete as u64).into()),
             k_st_ok: st(CmdStatus::Ok),
             k_st_bad_opcode: st(CmdStatus::BadOpcode),
             k_st_bad_table: st(CmdStatus::BadTable),
             k_st_bad_index: st(CmdStatus::BadIndex),
             k_dests: Constant::new((lvsnic_abi::limits::DESTS as u64).into()),
+            k_svcs: Constant::new((lvsnic_abi::limits::SERVICES as u64).into()),
+            k_rules: Constant::new((lvsnic_abi::limits::RULES as u64).into()),
+            c_ev_take: Default::default(),
+            t_ev_take: Default::default(),
+            aged_c_rec: Default::default(),
+            aged_t_rec: Default::default(),
+            k_aged_c: aged(0),
+            k_aged_t: aged(1),
+            p_rec_key: pos(key_fields(1)[0].lsb),
+            p_tick: pos(rec::TICK.lsb),
+            p_e_index: pos(rec::E_INDEX.lsb),
+            p_e_dest: pos(rec::E_DEST.lsb),
+            p_e_gen: pos(rec::E_GEN.lsb),
+            p_e_ctl: pos(rec::E_CTL.lsb),
+            p_e_state: pos(rec::E_STATE.lsb),
+            p_e_last: pos(rec::E_LAST.lsb),
+            k_ones32: Constant::new(0xffff_ffffu64.into()),
             k_err_parse: Constant::new((err.mask() as u64).into()),
             k_kind_miss: Constant::new(KIND_MISS.into()),
             // EVQ.BASE_LO.addr: ring IOVA bits 31..6
@@ -759,38 +1041,11 @@ impl Default for Card {
 impl Logic for Card {
     #[hdl_gen]
     fn update(&mut self) {
-        clock!(self, clock, regs, front, keys, lookup, dests, verdict, evq);
+        clock!(self, clock, regs, front, keys, chash, thash, ctab, ttab, dests, verdict, evq);
         dff_setup!(
-            self,
-            clock,
-            wp,
-            lk_valid,
-            lk_c_hit,
-            lk_c_idx,
-            lk_c_lr,
-            lk_c_to,
-            lk_c_dest,
-            lk_c_gen,
-            lk_c_ctl,
-            lk_c_syn_miss,
-            lk_c_ev_next,
-            lk_c_ops,
-            lk_c_state,
-            lk_c_free,
-            lk_t_hit,
-            lk_t_idx,
-            lk_t_learn,
-            lk_t_dpfd,
-            lk_t_dest,
-            lk_t_gen,
-            lk_t_lr,
-            lk_t_to,
-            ctx_d,
-            c_gen_d,
-            c_ctl_d,
-            resp,
-            resp_code,
-            resp_idx
+            self, clock, wp, lk_valid, lk_c_hit, lk_c_idx, lk_c_ent, lk_t_hit, lk_t_idx, lk_t_ent,
+            v_c_ent, v_t_ent, ctx_d, c_gen_d, c_ctl_d, l_h, lpend, l_issued, l_push, l_ent, l_rec,
+            idle, kcnt, cpend, c_tpl, c_issued, resp, resp_code, resp_idx, resp_res
         );
         // ---- register bus ----
         self.regs.addr.next = self.reg_addr.val();
@@ -799,9 +1054,27 @@ impl Logic for Card {
         self.regs.rd.next = self.reg_rd.val();
         self.reg_rdata.next = self.regs.rdata.val();
         self.reg_rvalid.next = self.regs.rvalid.val();
+        // ---- exclusive table access (learn insert, conn/template command) ----
+        // While one is pending the stream stops. `idle` >= ENG_KEY_AT: the front end and key
+        // formation are empty, the conn hash lane hashes a command's key (`kcnt` clocks so
+        // far); `idle` >= ENG_GO_AT: the pipeline has drained, last write-back included.
+        self.eng_req.next = self.lpend.q.val() || self.cpend.q.val() || self.l_push.q.val();
+        if self.s_valid.val() && self.evq.miss_room.val() && !self.eng_req.val() {
+            self.idle.d.next = 0.into();
+        } else if self.idle.q.val() != self.k_idle_max.val() {
+            self.idle.d.next = self.idle.q.val() + 1;
+        }
+        self.eng_ready.next = self.idle.q.val() >= self.k_idle_go.val();
+        self.eng_key_sel.next = self.cpend.q.val() && (self.idle.q.val() >= self.k_idle_key.val());
+        if !self.eng_key_sel.val() {
+            self.kcnt.d.next = 0.into();
+        } else if self.kcnt.q.val() != self.k_kcnt_max.val() {
+            self.kcnt.d.next = self.kcnt.q.val() + 1;
+        }
         // ---- packet stream -> front end ----
-        self.s_ready.next = self.evq.miss_room.val();
-        self.front.in_valid.next = self.s_valid.val() && self.evq.miss_room.val();
+        self.s_ready.next = self.evq.miss_room.val() && !self.eng_req.val();
+        self.front.in_valid.next =
+            self.s_valid.val() && self.evq.miss_room.val() && !self.eng_req.val();
         self.front.in_data.next = self.s_data.val();
         self.front.in_last.next = self.s_last.val();
         self.front.in_nbytes.next = bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(0))
@@ -812,6 +1085,8 @@ impl Logic for Card {
             + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(5))
             + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(6))
             + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(7));
+        self.front.ftp_fallback_en.next = self.regs.ctrl_control.val().get_bit(2);
+        self.front.unpriv_port.next = self.regs.unpriv_port.val().get_bits::<16>(0);
         // ---- key formation ----
         self.keys.in_valid.next = self.front.out_valid.val();
         self.keys.af.next = self.front.out_af.val();
@@ -846,73 +1121,322 @@ impl Logic for Card {
             | (bit_cast::<CTX_BITS, 1>(self.front.s_ops.val().into()) << 109)
             | (bit_cast::<CTX_BITS, 1>(self.front.s_host_only.val().into()) << 110)
             | (bit_cast::<CTX_BITS, 128>(self.front.out_src.val()) << 111)
-            | (bit_cast::<CTX_BITS, 128>(self.front.out_dst.val()) << 239);
+            | (bit_cast::<CTX_BITS, 128>(self.front.out_dst.val()) << 239)
+            | (bit_cast::<CTX_BITS, 1>(self.front.s_ftp_host.val().into()) << 367);
         self.ctx_q.next = self.ctx.read_data.val();
-        // ---- lookups (TODO(integration): real hash + tables) ----
-        self.lookup.now.next = self.regs.now.val();
-        self.lookup.seed.next = self.regs.hash_seed.val();
-        self.lookup.in_valid.next = self.keys.out_valid.val();
-        self.lookup.conn_key.next = self.keys.conn_key.val();
-        self.lookup.tpl_key.next = self.keys.tpl_key.val();
-        self.lookup.conn_wb.next = self.verdict.o_conn_wb.val();
-        self.lookup.conn_del.next = self.verdict.o_conn_del.val();
-        self.lookup.c_wb_idx.next = self.verdict.o_c_idx.val();
-        self.lookup.tpl_wb.next = self.verdict.o_tpl_wb.val();
-        self.lookup.t_wb_idx.next = self.verdict.o_t_idx.val();
-        self.lookup.learn_ins.next = self.verdict.o_learn_ins.val();
-        self.lookup.wb_now.next = self.verdict.o_now.val();
-        // results -> dest read addresses now, to the verdict one clock later
-        self.dests.a_idx.next = self.lookup.c_dest.val();
-        self.dests.b_idx.next = self.lookup.t_dest.val();
-        self.lk_valid.d.next = self.lookup.out_valid.val();
-        self.lk_c_hit.d.next = self.lookup.c_hit.val();
-        self.lk_c_idx.d.next = self.lookup.c_idx.val();
-        self.lk_c_lr.d.next = self.lookup.c_last_refresh.val();
-        self.lk_c_to.d.next = self.lookup.c_timeout.val();
-        self.lk_c_dest.d.next = self.lookup.c_dest.val();
-        self.lk_c_gen.d.next = self.lookup.c_dest_gen.val();
-        self.lk_c_ctl.d.next = self.lookup.c_ctl.val();
-        self.lk_c_syn_miss.d.next = self.lookup.c_syn_miss.val();
-        self.lk_c_ev_next.d.next = self.lookup.c_ev_next.val();
-        self.lk_c_ops.d.next = self.lookup.c_ops.val();
-        self.lk_c_state.d.next = self.lookup.c_state.val();
-        self.lk_c_free.d.next = self.lookup.c_free.val();
-        self.lk_t_hit.d.next = self.lookup.t_hit.val();
-        self.lk_t_idx.d.next = self.lookup.t_idx.val();
-        self.lk_t_learn.d.next = self.lookup.t_learn.val();
-        self.lk_t_dpfd.d.next = self.lookup.t_dport_from_dest.val();
-        self.lk_t_dest.d.next = self.lookup.t_dest.val();
-        self.lk_t_gen.d.next = self.lookup.t_dest_gen.val();
-        self.lk_t_lr.d.next = self.lookup.t_last_refresh.val();
-        self.lk_t_to.d.next = self.lookup.t_timeout.val();
-        // ---- MMIO command -> dest table write port; other tables TODO(integration) ----
+        // ---- MMIO commands ----
         self.cmd_op.next = self.regs.cmd_data.val().get_bits::<8>(0);
+        self.cmd_op4.next = self.cmd_op.val().get_bits::<4>(0);
+        if self.cmd_op.val().get_bits::<4>(4) != 0 {
+            self.cmd_op4.next = 0.into();
+        }
         self.cmd_table.next = self.regs.cmd_data.val().get_bits::<4>(8);
         self.cmd_idx.next = self.regs.cmd_data.val().get_bits::<32>(32);
+        self.cmd_pl.next = self.regs.cmd_data.val().get_bits::<448>(64);
         self.cmd_is_dest.next = self.cmd_table.val() == self.k_table_dest.val();
+        self.cmd_is_svc.next = self.cmd_table.val() == self.k_table_svc.val();
+        self.cmd_is_rule.next = self.cmd_table.val() == self.k_table_rule.val();
+        self.cmd_is_hash.next = (self.cmd_table.val() == self.k_table_conn.val())
+            || (self.cmd_table.val() == self.k_table_tpl.val());
         self.cmd_is_write.next = self.cmd_op.val() == self.k_op_write.val();
+        self.cmd_is_del.next = self.cmd_op.val() == self.k_op_delete.val();
+        // ---- hash lanes; the keys wait for their hashes in the key RAM ----
+        self.chash.seed.next = self.regs.hash_seed.val();
+        self.chash.in_valid.next = self.keys.out_valid.val();
+        self.chash.key.next = self.keys.conn_key.val();
+        if self.eng_key_sel.val() {
+            self.chash.key.next = self.cmd_pl.val().get_bits::<KEY_BITS>(0);
+        }
+        self.thash.seed.next = self.regs.hash_seed.val();
+        self.thash.in_valid.next = self.keys.out_valid.val();
+        self.thash.key.next = self.keys.tpl_key.val();
+        self.kram.write_clock.next = self.clock.val();
+        self.kram.read_clock.next = self.clock.val();
+        self.kram.write_enable.next = true;
+        self.kram.write_address.next = self.wp.q.val();
+        self.kram.read_address.next = self.wp.q.val() - self.kram_dist.val();
+        self.kram.write_data.next = bit_cast::<KRAM_BITS, KEY_BITS>(self.keys.conn_key.val())
+            | (bit_cast::<KRAM_BITS, KEY_BITS>(self.keys.tpl_key.val()) << 320);
+        // ---- tables ----
+        self.ctab.now.next = self.regs.now.val();
+        self.ctab.lk_valid.next = self.chash.out_valid.val();
+        self.ctab.lk_key.next = self.kram.read_data.val().get_bits::<KEY_BITS>(0);
+        self.ctab.lk_h0.next = self.chash.h0.val();
+        self.ctab.lk_h1.next = self.chash.h1.val();
+        self.ctab.drain.next = self.k_drain.val();
+        self.ctab.sweep_en.next = self.regs.aging_ctrl.val().get_bit(0);
+        self.ctab.sweep_interval.next = 0.into();
+        self.ttab.now.next = self.regs.now.val();
+        self.ttab.lk_valid.next = self.thash.out_valid.val();
+        self.ttab.lk_key.next = self.kram.read_data.val().get_bits::<KEY_BITS>(320);
+        self.ttab.lk_h0.next = self.thash.h0.val();
+        self.ttab.lk_h1.next = self.thash.h1.val();
+        self.ttab.drain.next = self.k_drain.val();
+        self.ttab.sweep_en.next = self.regs.aging_ctrl.val().get_bit(0);
+        self.ttab.sweep_interval.next = 0.into();
+        // ---- write-backs (from the verdict outputs) ----
+        self.c_wb.next = self.verdict.o_conn_wb.val() || self.verdict.o_conn_del.val();
+        self.c_wbe.next = (self.v_c_ent.q.val() & self.keep_c.val())
+            | (bit_cast::<CONN_BITS, 32>(self.verdict.o_now.val()) << 297);
+        if self.verdict.o_conn_del.val() {
+            self.c_wbe.next = 0.into();
+        }
+        self.t_wbe.next = (self.v_t_ent.q.val() & self.keep_t.val())
+            | (bit_cast::<TEMPLATE_BITS, 32>(self.verdict.o_now.val()) << 297);
+        self.ctab.wb_en.next = self.c_wb.val();
+        self.ctab.wb_slot.next = self.verdict.o_c_idx.val();
+        self.ctab.wb_entry.next = self.c_wbe.val();
+        self.ttab.wb_en.next = self.verdict.o_tpl_wb.val();
+        self.ttab.wb_slot.next = self.verdict.o_t_idx.val();
+        self.ttab.wb_entry.next = self.t_wbe.val();
+        // results, forwarded with the write-back presented now (the table reflects it only in
+        // results seen after this clock): at the table output and at the verdict input
+        self.rc_ent.next = self.ctab.res_entry.val();
+        if self.c_wb.val()
+            && self.ctab.res_found.val()
+            && (self.ctab.res_slot.val() == self.verdict.o_c_idx.val())
+        {
+            self.rc_ent.next = self.c_wbe.val();
+        }
+        self.rt_ent.next = self.ttab.res_entry.val();
+        if self.verdict.o_tpl_wb.val()
+            && self.ttab.res_found.val()
+            && (self.ttab.res_slot.val() == self.verdict.o_t_idx.val())
+        {
+            self.rt_ent.next = self.t_wbe.val();
+        }
+        self.lc_ent.next = self.lk_c_ent.q.val();
+        if self.c_wb.val()
+            && self.lk_c_hit.q.val()
+            && (self.lk_c_idx.q.val() == self.verdict.o_c_idx.val())
+        {
+            self.lc_ent.next = self.c_wbe.val();
+        }
+        self.lt_ent.next = self.lk_t_ent.q.val();
+        if self.verdict.o_tpl_wb.val()
+            && self.lk_t_hit.q.val()
+            && (self.lk_t_idx.q.val() == self.verdict.o_t_idx.val())
+        {
+            self.lt_ent.next = self.t_wbe.val();
+        }
+        // results -> dest read addresses now, to the verdict one clock later
+        self.dests.a_idx.next = self.ctab.res_entry.val().get_bits::<8>(373);
+        self.dests.b_idx.next = self.ttab.res_entry.val().get_bits::<8>(364);
+        self.lk_valid.d.next = self.ctab.res_valid.val();
+        self.lk_c_hit.d.next = self.ctab.res_found.val();
+        self.lk_c_idx.d.next = self.ctab.res_slot.val();
+        self.lk_c_ent.d.next = self.rc_ent.val();
+        self.lk_t_hit.d.next = self.ttab.res_found.val();
+        self.lk_t_idx.d.next = self.ttab.res_slot.val();
+        self.lk_t_ent.d.next = self.rt_ent.val();
+        self.v_c_ent.d.next = self.lc_ent.val();
+        self.v_t_ent.d.next = self.lt_ent.val();
+        // ---- learn: latch the entry and its lookup's hashes, insert once the pipeline is empty
+        for i in 0..HASH_TO_VERDICT {
+            self.h_d[i].clock.next = self.clock.val();
+        }
+        self.h_d[0].d.next = bit_cast::<64, 32>(self.chash.h0.val())
+            | (bit_cast::<64, 32>(self.chash.h1.val()) << 32);
+        for i in 1..HASH_TO_VERDICT {
+            self.h_d[i].d.next = self.h_d[i - 1].q.val();
+        }
+        self.n_key.next = bit_cast::<KEY_BITS, 128>(self.ctx_d.q.val().get_bits::<128>(111))
+            | (bit_cast::<KEY_BITS, 128>(self.ctx_d.q.val().get_bits::<128>(239)) << 128)
+            | (bit_cast::<KEY_BITS, 16>(self.ctx_d.q.val().get_bits::<16>(35)) << 256)
+            | (bit_cast::<KEY_BITS, 16>(self.ctx_d.q.val().get_bits::<16>(51)) << 272)
+            | (bit_cast::<KEY_BITS, 8>(self.ctx_d.q.val().get_bits::<8>(19)) << 288)
+            | (bit_cast::<KEY_BITS, 1>(self.ctx_d.q.val().get_bits::<1>(17)) << 296);
+        if self.verdict.o_learn_ins.val() {
+            self.lpend.d.next = true;
+            self.l_ent.d.next = bit_cast::<CONN_BITS, KEY_BITS>(self.n_key.val())
+                | self.k_learn_fixed.val()
+                | (bit_cast::<CONN_BITS, 32>(self.verdict.o_now.val()) << 297)
+                | (bit_cast::<CONN_BITS, 32>(self.verdict.o_learn_timeout.val()) << 329)
+                | (bit_cast::<CONN_BITS, 3>(self.verdict.o_learn_fwd.val()) << 362)
+                | (bit_cast::<CONN_BITS, 1>(self.verdict.o_learn_flags.val().get_bits::<1>(8))
+                    << 367)
+                | (bit_cast::<CONN_BITS, 1>(self.verdict.o_learn_flags.val().get_bits::<1>(9))
+                    << 368)
+                | (bit_cast::<CONN_BITS, 4>(self.verdict.o_learn_flags.val().get_bits::<4>(0))
+                    << 369)
+                | (bit_cast::<CONN_BITS, 8>(self.verdict.o_dest.val()) << 373)
+                | (bit_cast::<CONN_BITS, 8>(self.verdict.o_learn_gen.val()) << 381)
+                | (bit_cast::<CONN_BITS, 16>(self.verdict.o_learn_dport.val()) << 389);
+            self.l_rec.d.next = self.records.learn_rec.val();
+            self.l_h.d.next = self.h_d[4].q.val();
+        }
+        self.ctab.ln_valid.next =
+            self.lpend.q.val() && self.eng_ready.val() && !self.l_issued.q.val();
+        self.ctab.ln_entry.next = self.l_ent.q.val();
+        self.ctab.ln_h0.next = self.l_h.q.val().get_bits::<32>(0);
+        self.ctab.ln_h1.next = self.l_h.q.val().get_bits::<32>(32);
+        if self.ctab.ln_valid.val() && self.ctab.ln_ready.val() {
+            self.l_issued.d.next = true;
+        }
+        // the learned index (all-ones if the table was full) goes into the learn event
+        self.l_idx.next = self.ctab.eng_slot.val();
+        if self.ctab.eng_status.val() != self.k_st_ok.val() {
+            self.l_idx.next = self.k_ones32.val();
+        }
+        if self.ctab.ln_done.val() {
+            self.lpend.d.next = false;
+            self.l_issued.d.next = false;
+            self.l_push.d.next = true;
+            self.l_rec.d.next = self.l_rec.q.val()
+                | (bit_cast::<REC_BITS, 32>(self.l_idx.val()) << self.p_l_conn.val());
+        }
+        if self.l_push.q.val() && self.evq.ev_ready.val() {
+            self.l_push.d.next = false;
+        }
+        self.ttab.ln_valid.next = false;
+        self.ttab.ln_entry.next = 0.into();
+        self.ttab.ln_h0.next = 0.into();
+        self.ttab.ln_h1.next = 0.into();
+        // ---- MMIO commands (continued) ----
+        // ABI entry image (payload) -> stored image
+        self.c_cmd_ent.next =
+            bit_cast::<CONN_BITS, TKEY_BITS>(self.cmd_pl.val().get_bits::<TKEY_BITS>(0))
+                | (bit_cast::<CONN_BITS, 64>(self.cmd_pl.val().get_bits::<64>(352)) << 297)
+                | (bit_cast::<CONN_BITS, 1>(self.cmd_pl.val().get_bits::<1>(320)) << 361)
+                | (bit_cast::<CONN_BITS, 7>(self.cmd_pl.val().get_bits::<7>(321)) << 362)
+                | (bit_cast::<CONN_BITS, 4>(self.cmd_pl.val().get_bits::<4>(328)) << 369)
+                | (bit_cast::<CONN_BITS, 16>(self.cmd_pl.val().get_bits::<16>(336)) << 373)
+                | (bit_cast::<CONN_BITS, 16>(self.cmd_pl.val().get_bits::<16>(416)) << 389);
+        self.t_cmd_ent.next =
+            bit_cast::<TEMPLATE_BITS, TKEY_BITS>(self.cmd_pl.val().get_bits::<TKEY_BITS>(0))
+                | (bit_cast::<TEMPLATE_BITS, 64>(self.cmd_pl.val().get_bits::<64>(352)) << 297)
+                | (bit_cast::<TEMPLATE_BITS, 1>(self.cmd_pl.val().get_bits::<1>(320)) << 361)
+                | (bit_cast::<TEMPLATE_BITS, 2>(self.cmd_pl.val().get_bits::<2>(321)) << 362)
+                | (bit_cast::<TEMPLATE_BITS, 16>(self.cmd_pl.val().get_bits::<16>(336)) << 364);
+        // stored image -> ABI entry image (RESULT)
+        self.c_res_img.next =
+            bit_cast::<448, TKEY_BITS>(self.ctab.eng_entry.val().get_bits::<TKEY_BITS>(0))
+                | (bit_cast::<448, 1>(self.ctab.eng_entry.val().get_bits::<1>(361)) << 320)
+                | (bit_cast::<448, 7>(self.ctab.eng_entry.val().get_bits::<7>(362)) << 321)
+                | (bit_cast::<448, 4>(self.ctab.eng_entry.val().get_bits::<4>(369)) << 328)
+                | (bit_cast::<448, 16>(self.ctab.eng_entry.val().get_bits::<16>(373)) << 336)
+                | (bit_cast::<448, 64>(self.ctab.eng_entry.val().get_bits::<64>(297)) << 352)
+                | (bit_cast::<448, 16>(self.ctab.eng_entry.val().get_bits::<16>(389)) << 416);
+        self.t_res_img.next =
+            bit_cast::<448, TKEY_BITS>(self.ttab.eng_entry.val().get_bits::<TKEY_BITS>(0))
+                | (bit_cast::<448, 1>(self.ttab.eng_entry.val().get_bits::<1>(361)) << 320)
+                | (bit_cast::<448, 2>(self.ttab.eng_entry.val().get_bits::<2>(362)) << 321)
+                | (bit_cast::<448, 16>(self.ttab.eng_entry.val().get_bits::<16>(364)) << 336)
+                | (bit_cast::<448, 64>(self.ttab.eng_entry.val().get_bits::<64>(297)) << 352);
+        // dest / service / rule: by index, answered at once
+        self.imm_go.next = self.regs.cmd_go.val() && !self.cmd_is_hash.val();
         self.dests.wr_en.next = self.regs.cmd_go.val()
             && self.cmd_is_dest.val()
             && self.cmd_is_write.val()
             && (self.cmd_idx.val() < self.k_dests.val());
         self.dests.wr_idx.next = self.cmd_idx.val().get_bits::<8>(0);
         self.dests.wr_data.next = self.regs.cmd_data.val().get_bits::<256>(64);
-        self.resp.d.next = self.regs.cmd_go.val();
-        self.resp_idx.d.next = self.cmd_idx.val();
-        self.resp_code.d.next = self.k_st_bad_table.val();
+        self.front.svc_wr_en.next = self.regs.cmd_go.val()
+            && self.cmd_is_svc.val()
+            && (self.cmd_is_write.val() || self.cmd_is_del.val())
+            && (self.cmd_idx.val() < self.k_svcs.val());
+        self.front.svc_wr_idx.next = self.cmd_idx.val().get_bits::<8>(0);
+        self.front.svc_wr_data.next = 0.into();
+        if self.cmd_is_write.val() {
+            self.front.svc_wr_data.next = self.cmd_pl.val().get_bits::<SERVICE_BITS>(0);
+        }
+        self.front.rule_wr_en.next = self.regs.cmd_go.val()
+            && self.cmd_is_rule.val()
+            && (self.cmd_is_write.val() || self.cmd_is_del.val())
+            && (self.cmd_idx.val() < self.k_rules.val());
+        self.front.rule_wr_idx.next = self.cmd_idx.val().get_bits::<8>(0);
+        self.front.rule_wr_data.next = 0.into();
+        if self.cmd_is_write.val() {
+            self.front.rule_wr_data.next = self.cmd_pl.val().get_bits::<RULE_BITS>(0);
+        }
+        self.imm_code.next = self.k_st_bad_table.val();
         if self.cmd_is_dest.val() {
             if !self.cmd_is_write.val() {
-                self.resp_code.d.next = self.k_st_bad_opcode.val();
+                self.imm_code.next = self.k_st_bad_opcode.val();
             } else if self.cmd_idx.val() < self.k_dests.val() {
-                self.resp_code.d.next = self.k_st_ok.val();
+                self.imm_code.next = self.k_st_ok.val();
             } else {
-                self.resp_code.d.next = self.k_st_bad_index.val();
+                self.imm_code.next = self.k_st_bad_index.val();
+            }
+        }
+        if self.cmd_is_svc.val() {
+            if !(self.cmd_is_write.val() || self.cmd_is_del.val()) {
+                self.imm_code.next = self.k_st_bad_opcode.val();
+            } else if self.cmd_idx.val() < self.k_svcs.val() {
+                self.imm_code.next = self.k_st_ok.val();
+            } else {
+                self.imm_code.next = self.k_st_bad_index.val();
+            }
+        }
+        if self.cmd_is_rule.val() {
+            if !(self.cmd_is_write.val() || self.cmd_is_del.val()) {
+                self.imm_code.next = self.k_st_bad_opcode.val();
+            } else if self.cmd_idx.val() < self.k_rules.val() {
+                self.imm_code.next = self.k_st_ok.val();
+            } else {
+                self.imm_code.next = self.k_st_bad_index.val();
+            }
+        }
+        // conn / template: through the table's engine, with exclusive access
+        if self.regs.cmd_go.val() && self.cmd_is_hash.val() {
+            self.cpend.d.next = true;
+            self.c_tpl.d.next = self.cmd_table.val() == self.k_table_tpl.val();
+        }
+        self.ctab.cmd_valid.next = self.cpend.q.val()
+            && !self.c_tpl.q.val()
+            && self.eng_ready.val()
+            && (self.kcnt.q.val() >= self.k_kcnt_ready.val())
+            && !self.lpend.q.val()
+            && !self.l_push.q.val()
+            && !self.c_issued.q.val();
+        self.ttab.cmd_valid.next = self.cpend.q.val()
+            && self.c_tpl.q.val()
+            && self.eng_ready.val()
+            && (self.kcnt.q.val() >= self.k_kcnt_ready.val())
+            && !self.lpend.q.val()
+            && !self.l_push.q.val()
+            && !self.c_issued.q.val();
+        if (self.ctab.cmd_valid.val() && self.ctab.cmd_ready.val())
+            || (self.ttab.cmd_valid.val() && self.ttab.cmd_ready.val())
+        {
+            self.c_issued.d.next = true;
+        }
+        self.ctab.cmd_op.next = self.cmd_op4.val();
+        self.ctab.cmd_slot.next = self.cmd_idx.val();
+        self.ctab.cmd_entry.next = self.c_cmd_ent.val();
+        self.ctab.cmd_h0.next = self.chash.h0.val();
+        self.ctab.cmd_h1.next = self.chash.h1.val();
+        self.ttab.cmd_op.next = self.cmd_op4.val();
+        self.ttab.cmd_slot.next = self.cmd_idx.val();
+        self.ttab.cmd_entry.next = self.t_cmd_ent.val();
+        self.ttab.cmd_h0.next = self.chash.h0.val();
+        self.ttab.cmd_h1.next = self.chash.h1.val();
+        self.c_done.next = self.cpend.q.val()
+            && ((self.ctab.cmd_done.val() && !self.c_tpl.q.val())
+                || (self.ttab.cmd_done.val() && self.c_tpl.q.val()));
+        if self.c_done.val() {
+            self.cpend.d.next = false;
+            self.c_issued.d.next = false;
+        }
+        self.resp.d.next = self.imm_go.val() || self.c_done.val();
+        self.resp_idx.d.next = self.cmd_idx.val();
+        self.resp_code.d.next = self.imm_code.val();
+        self.resp_res.d.next = 0.into();
+        if self.c_done.val() {
+            if self.c_tpl.q.val() {
+                self.resp_idx.d.next = self.ttab.eng_slot.val();
+                self.resp_code.d.next = self.ttab.eng_status.val();
+                self.resp_res.d.next = self.t_res_img.val();
+            } else {
+                self.resp_idx.d.next = self.ctab.eng_slot.val();
+                self.resp_code.d.next = self.ctab.eng_status.val();
+                self.resp_res.d.next = self.c_res_img.val();
             }
         }
         self.regs.cmd_resp.next = self.resp.q.val();
         self.regs.cmd_code.next = self.resp_code.q.val();
         self.regs.cmd_index.next = self.resp_idx.q.val();
-        self.regs.cmd_result.next = 0.into();
+        self.regs.cmd_result.next = self.resp_res.q.val();
         // ---- verdict ----
         self.verdict.in_valid.next = self.lk_valid.q.val();
         self.verdict.pkt_id.next = bit_cast::<32, 16>(self.ctx_q.val().get_bits::<16>(0));
@@ -930,7 +1454,10 @@ impl Logic for Card {
         self.verdict.now.next = self.regs.now.val();
         self.verdict.enable.next = self.regs.ctrl_control.val().get_bit(0);
         self.verdict.learn_en.next = self.regs.ctrl_control.val().get_bit(1);
-        self.verdict.ftp_fallback.next = self.regs.ctrl_control.val().get_bit(2);
+        // FTP-data fallback: decided by the service lookup in the kernel's order (before the
+        // port-zero service, only when a port-21 service exists on the VIP); the verdict's
+        // "no service + ftp_fallback" branch then reports HostOnly.
+        self.verdict.ftp_fallback.next = self.ctx_q.val().get_bit(367);
         self.verdict.unpriv_port.next = self.regs.unpriv_port.val().get_bits::<16>(0);
         self.verdict.tcp_timeout.next = self.regs.learn_tcp_timeout.val();
         self.verdict.tcp_flags.next = self.regs.learn_tcp_flags.val().get_bits::<10>(0);
@@ -939,25 +1466,27 @@ impl Logic for Card {
         self.verdict.sctp_timeout.next = self.regs.learn_sctp_timeout.val();
         self.verdict.sctp_flags.next = self.regs.learn_sctp_flags.val().get_bits::<10>(0);
         self.verdict.ev_room.next = self.evq.ev_room.val();
-        self.verdict.c_hit.next = self.lk_c_hit.q.val();
+        self.verdict.c_hit.next = self.lk_c_hit.q.val() && self.lc_ent.val().get_bit(361);
         self.verdict.c_idx.next = self.lk_c_idx.q.val();
-        self.verdict.c_last_refresh.next = self.lk_c_lr.q.val();
-        self.verdict.c_timeout.next = self.lk_c_to.q.val();
-        self.verdict.c_dest.next = self.lk_c_dest.q.val();
-        self.verdict.c_dest_gen.next = self.lk_c_gen.q.val();
-        self.verdict.c_syn_miss.next = self.lk_c_syn_miss.q.val();
-        self.verdict.c_ev_next.next = self.lk_c_ev_next.q.val();
-        self.verdict.c_ops.next = self.lk_c_ops.q.val();
-        self.verdict.c_state.next = self.lk_c_state.q.val();
-        self.verdict.c_free.next = self.lk_c_free.q.val();
-        self.verdict.t_hit.next = self.lk_t_hit.q.val();
+        self.verdict.c_last_refresh.next = self.lc_ent.val().get_bits::<32>(297);
+        self.verdict.c_timeout.next = self.lc_ent.val().get_bits::<32>(329);
+        self.verdict.c_dest.next = self.lc_ent.val().get_bits::<8>(373);
+        self.verdict.c_dest_gen.next = self.lc_ent.val().get_bits::<8>(381);
+        self.verdict.c_syn_miss.next = self.lc_ent.val().get_bit(367);
+        self.verdict.c_ev_next.next = self.lc_ent.val().get_bit(368);
+        self.verdict.c_ops.next = self.lc_ent.val().get_bit(366);
+        self.verdict.c_state.next = self.lc_ent.val().get_bits::<4>(369);
+        // one learn at a time: a second one meanwhile misses TableFull (the host decides it)
+        self.verdict.c_free.next =
+            !(self.lpend.q.val() || self.l_push.q.val() || self.verdict.o_learn_ins.val());
+        self.verdict.t_hit.next = self.lk_t_hit.q.val() && self.lt_ent.val().get_bit(361);
         self.verdict.t_idx.next = self.lk_t_idx.q.val();
-        self.verdict.t_learn.next = self.lk_t_learn.q.val();
-        self.verdict.t_dport_from_dest.next = self.lk_t_dpfd.q.val();
-        self.verdict.t_dest.next = self.lk_t_dest.q.val();
-        self.verdict.t_dest_gen.next = self.lk_t_gen.q.val();
-        self.verdict.t_last_refresh.next = self.lk_t_lr.q.val();
-        self.verdict.t_timeout.next = self.lk_t_to.q.val();
+        self.verdict.t_learn.next = self.lt_ent.val().get_bit(362);
+        self.verdict.t_dport_from_dest.next = self.lt_ent.val().get_bit(363);
+        self.verdict.t_dest.next = self.lt_ent.val().get_bits::<8>(364);
+        self.verdict.t_dest_gen.next = self.lt_ent.val().get_bits::<8>(372);
+        self.verdict.t_last_refresh.next = self.lt_ent.val().get_bits::<32>(297);
+        self.verdict.t_timeout.next = self.lt_ent.val().get_bits::<32>(329);
         self.verdict.da_state.next = self.dests.a_state.val();
         self.verdict.da_mac.next = self.dests.a_mac.val();
         self.verdict.db_state.next = self.dests.b_state.val();
@@ -974,8 +1503,8 @@ impl Logic for Card {
         self.v_mac.next = self.verdict.o_mac.val();
         // ---- records -> event queue ----
         self.ctx_d.d.next = self.ctx_q.val();
-        self.c_gen_d.d.next = self.lk_c_gen.q.val();
-        self.c_ctl_d.d.next = self.lk_c_ctl.q.val();
+        self.c_gen_d.d.next = self.lc_ent.val().get_bits::<8>(381);
+        self.c_ctl_d.d.next = self.lc_ent.val().get_bit(365);
         self.records.reason.next = self.verdict.o_reason.val();
         self.records.pkt_id.next = self.verdict.o_pkt_id.val();
         self.records.mark.next = self.verdict.o_mark.val();
@@ -1001,14 +1530,66 @@ impl Logic for Card {
         self.evq.miss_valid.next =
             self.verdict.o_valid.val() && (self.verdict.o_kind.val() == self.k_kind_miss.val());
         self.evq.miss_data.next = self.records.miss_rec.val();
-        self.evq.ev_valid.next = self.verdict.o_ev_learn.val() || self.verdict.o_ev_flag.val();
+        // events: flag and OPS learn at once; a conn learn when its insert is done
+        self.evq.ev_valid.next = (self.verdict.o_ev_learn.val()
+            && self.verdict.o_ev_learn_ops.val())
+            || self.verdict.o_ev_flag.val()
+            || self.l_push.q.val();
         self.evq.ev_data.next = self.records.flag_rec.val();
         if self.verdict.o_ev_learn.val() {
             self.evq.ev_data.next = self.records.learn_rec.val();
         }
-        // aux: ops expire (TODO(integration): + the tables' aging expire events, CmdDone)
-        self.evq.aux_valid.next = self.verdict.o_conn_del.val();
+        if self.l_push.q.val() {
+            self.evq.ev_data.next = self.l_rec.q.val();
+        }
+        // aux: ops expire (always taken), else the tables' aging expire events
+        self.aged_c_rec.next = self.k_aged_c.val()
+            | (bit_cast::<REC_BITS, TKEY_BITS>(self.ctab.ev_entry.val().get_bits::<TKEY_BITS>(0))
+                << self.p_rec_key.val())
+            | (bit_cast::<REC_BITS, 32>(self.regs.now.val()) << self.p_tick.val())
+            | (bit_cast::<REC_BITS, 32>(self.ctab.ev_slot.val()) << self.p_e_index.val())
+            | (bit_cast::<REC_BITS, 8>(self.ctab.ev_entry.val().get_bits::<8>(373))
+                << self.p_e_dest.val())
+            | (bit_cast::<REC_BITS, 8>(self.ctab.ev_entry.val().get_bits::<8>(381))
+                << self.p_e_gen.val())
+            | (bit_cast::<REC_BITS, 1>(self.ctab.ev_entry.val().get_bits::<1>(365))
+                << self.p_e_ctl.val())
+            | (bit_cast::<REC_BITS, 4>(self.ctab.ev_entry.val().get_bits::<4>(369))
+                << self.p_e_state.val())
+            | (bit_cast::<REC_BITS, 32>(self.ctab.ev_entry.val().get_bits::<32>(297))
+                << self.p_e_last.val());
+        self.aged_t_rec.next = self.k_aged_t.val()
+            | (bit_cast::<REC_BITS, TKEY_BITS>(self.ttab.ev_entry.val().get_bits::<TKEY_BITS>(0))
+                << self.p_rec_key.val())
+            | (bit_cast::<REC_BITS, 32>(self.regs.now.val()) << self.p_tick.val())
+            | (bit_cast::<REC_BITS, 32>(self.ttab.ev_slot.val()) << self.p_e_index.val())
+            | (bit_cast::<REC_BITS, 8>(self.ttab.ev_entry.val().get_bits::<8>(364))
+                << self.p_e_dest.val())
+            | (bit_cast::<REC_BITS, 8>(self.ttab.ev_entry.val().get_bits::<8>(372))
+                << self.p_e_gen.val())
+            | (bit_cast::<REC_BITS, 32>(self.ttab.ev_entry.val().get_bits::<32>(297))
+                << self.p_e_last.val());
+        // an aged event takes the aux FIFO only with room for the verdict's reservations
+        self.c_ev_take.next = self.ctab.ev_valid.val()
+            && !self.verdict.o_conn_del.val()
+            && self.evq.aux_ready.val()
+            && self.evq.ev_room.val();
+        self.t_ev_take.next = self.ttab.ev_valid.val()
+            && !self.ctab.ev_valid.val()
+            && !self.verdict.o_conn_del.val()
+            && self.evq.aux_ready.val()
+            && self.evq.ev_room.val();
+        self.ctab.ev_ready.next = self.c_ev_take.val();
+        self.ttab.ev_ready.next = self.t_ev_take.val();
+        self.evq.aux_valid.next =
+            self.verdict.o_conn_del.val() || self.c_ev_take.val() || self.t_ev_take.val();
         self.evq.aux_data.next = self.records.exp_rec.val();
+        if self.c_ev_take.val() {
+            self.evq.aux_data.next = self.aged_c_rec.val();
+        }
+        if self.t_ev_take.val() {
+            self.evq.aux_data.next = self.aged_t_rec.val();
+        }
         self.evq.enable.next = self.regs.evq_ctrl.val().get_bit(0);
         self.evq.arm.next = self.regs.evq_ctrl.val().get_bit(1);
         self.evq.base.next = (bit_cast::<64, 32>(self.regs.evq_base_hi.val()) << 32)
@@ -1043,7 +1624,8 @@ impl Logic for Card {
         self.regs.st_misses.next = self.verdict.o_st_miss.val();
         self.regs.st_drops.next = self.verdict.o_st_drop.val();
         self.regs.st_flag_events.next = self.verdict.o_ev_flag.val();
-        self.regs.st_expires.next = self.verdict.o_conn_del.val();
+        self.regs.st_expires.next =
+            self.verdict.o_conn_del.val() || self.c_ev_take.val() || self.t_ev_take.val();
         self.regs.st_evq_full.next = self.verdict.o_st_evq_full.val();
     }
 }
@@ -1199,6 +1781,7 @@ mod tests {
         mem: HashMap<u64, u64>,
         cycle: u64,
         verdicts: Vec<(u64, u64, u64, u64)>,
+        vdests: Vec<u64>,
         last_beats: Vec<u64>,
         irqs: usize,
     }
@@ -1212,6 +1795,7 @@ mod tests {
                 mem: HashMap::new(),
                 cycle: 0,
                 verdicts: vec![],
+                vdests: vec![],
                 last_beats: vec![],
                 irqs: 0,
             }
@@ -1237,6 +1821,7 @@ mod tests {
                     self.u.v_kind.val().to_u64(),
                     self.u.v_reason.val().to_u64(),
                 ));
+                self.vdests.push(self.u.v_dest.val().to_u64());
             }
             if self.u.irq.val() {
                 self.irqs += 1;
@@ -1259,6 +1844,43 @@ mod tests {
             self.u.reg_rd.next = false;
             self.u.reg_rdata.val().to_u64() as u32
         }
+        fn frame(&mut self, f: &[u8]) {
+            for (i, c) in f.chunks(8).enumerate() {
+                let mut b = [0u8; 8];
+                b[..c.len()].copy_from_slice(c);
+                self.u.s_valid.next = true;
+                self.u.s_data.next = u64::from_be_bytes(b).into();
+                self.u.s_last.next = (i + 1) * 8 >= f.len();
+                self.u.s_keep.next = ((0xff00u64 >> c.len()) & 0xff).into();
+                self.clk();
+                while !self.u.s_ready.val() {
+                    self.clk();
+                }
+            }
+            self.u.s_valid.next = false;
+            self.u.s_last.next = false;
+        }
+        /// Run one MMIO command; (status code, RESULT_INDEX, RESULT words).
+        fn command(&mut self, c: &lvsnic_abi::Command) -> (u32, u32, Vec<u32>) {
+            for (i, w) in c.encode().unwrap().iter().enumerate() {
+                self.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
+            }
+            self.write(cmd::BASE + cmd::DOORBELL, 1);
+            let mut n = 0;
+            let st = loop {
+                let st = self.read(cmd::BASE + cmd::STATUS);
+                if st & 3 == 2 {
+                    break st;
+                }
+                n += 1;
+                assert!(n < 200, "command hangs");
+            };
+            let idx = self.read(cmd::BASE + cmd::RESULT_INDEX);
+            let res = (0..14)
+                .map(|i| self.read(cmd::BASE + cmd::RESULT + 4 * i))
+                .collect();
+            (st >> 8, idx, res)
+        }
         fn packet(&mut self, beats: usize) {
             for b in 0..beats {
                 self.u.s_valid.next = true;
@@ -1273,92 +1895,199 @@ mod tests {
     }
 
     #[test]
-    fn card_end_to_end_with_placeholders() {
-        let mut tb = Tb::new();
-        let base = 0x8000_0000u64;
-        // ID magic through the whole register path
-        assert_eq!(
-            tb.read(lvsnic_abi::regs::id::MAGIC),
-            lvsnic_abi::limits::MAGIC
-        );
-        // EVQ: 16 slots at `base`, armed
-        tb.write(evq::BASE + ring::BASE_LO, base as u32);
-        tb.write(evq::BASE + ring::BASE_HI, (base >> 32) as u32);
-        tb.write(evq::BASE + ring::LOG_SIZE, 4);
-        tb.write(evq::BASE + ring::CTRL, 3);
-        tb.write(ctrl::BASE + ctrl::CONTROL, 1);
-        // a dest entry through the MMIO command interface
-        let dest_img = [
-            0x0a00_0001u32,
-            0,
-            0,
-            0,
-            80,
-            0x0000_011b,
-            0x3344_5566,
-            0x1122,
-        ];
-        let mut cmdw = [0u32; 16];
-        cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
-        cmdw[1] = 5;
-        cmdw[2..10].copy_from_slice(&dest_img);
-        for (i, w) in cmdw.iter().enumerate() {
-            tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
-        }
-        tb.write(cmd::BASE + cmd::DOORBELL, 1);
-        tb.clk();
-        tb.clk();
-        let status = tb.read(cmd::BASE + cmd::STATUS);
-        assert_eq!(status, 2 | (CmdStatus::Ok as u32) << 8, "done, Ok");
-        assert_eq!(tb.read(cmd::BASE + cmd::RESULT_INDEX), 5);
-        // a conn-table command is not wired yet: BadTable (TODO(integration))
-        tb.write(cmd::BASE + cmd::DATA, lvsnic_abi::Opcode::Insert as u32);
-        tb.write(cmd::BASE + cmd::DOORBELL, 1);
-        tb.clk();
-        tb.clk();
-        assert_eq!(
-            tb.read(cmd::BASE + cmd::STATUS) >> 8,
-            CmdStatus::BadTable as u32
-        );
-        // packets: every one misses Unparsed (front placeholder)
-        let n = 6;
-        for k in 0..n {
-            tb.packet(1 + k % 3);
-        }
-        for _ in 0..120 {
-            tb.clk();
-        }
-        assert_eq!(tb.verdicts.len(), n);
-        for (k, (cyc, id, kind, reason)) in tb.verdicts.iter().enumerate() {
-            assert_eq!(*id, k as u64);
-            assert_eq!(*kind, KIND_MISS);
-            assert_eq!(*reason, MissReason::Unparsed as u64);
+    fn card_end_to_end_unparsed() {
+        crate::gen::with_big_stack(|| {
+            let mut tb = Tb::new();
+            let base = 0x8000_0000u64;
+            // ID magic through the whole register path
             assert_eq!(
-                cyc - tb.last_beats[k],
-                TOTAL_LATENCY as u64,
-                "parse-to-verdict latency"
+                tb.read(lvsnic_abi::regs::id::MAGIC),
+                lvsnic_abi::limits::MAGIC
             );
-        }
-        // the miss records in host memory, phase 1 on the first lap
-        assert_eq!(tb.read(evq::BASE + ring::PROD), n as u32);
-        for k in 0..n as u64 {
-            let slot = base + 64 * k;
-            let w0 = tb.mem[&slot];
-            assert_eq!(w0 & 0xf, RecordType::Miss as u64);
-            assert_eq!((w0 >> 8) & 0xf, MissReason::Unparsed as u64);
-            let w13 = tb.mem[&(slot + 48)] >> 32;
-            assert_eq!(w13, k, "pkt_id in word 13");
-            assert_eq!(tb.mem[&(slot + 56)] >> 63, 1, "phase");
-        }
-        assert_eq!(tb.irqs, 1, "one interrupt, then arm is cleared");
-        assert_eq!(tb.read(evq::BASE + ring::CTRL), 1);
-        assert_eq!(tb.read(stats::BASE + stats::PKTS), n as u32);
-        assert_eq!(tb.read(stats::BASE + stats::MISSES), n as u32);
+            // EVQ: 16 slots at `base`, armed
+            tb.write(evq::BASE + ring::BASE_LO, base as u32);
+            tb.write(evq::BASE + ring::BASE_HI, (base >> 32) as u32);
+            tb.write(evq::BASE + ring::LOG_SIZE, 4);
+            tb.write(evq::BASE + ring::CTRL, 3);
+            tb.write(ctrl::BASE + ctrl::CONTROL, 1);
+            // a dest entry through the MMIO command interface
+            let dest_img = [
+                0x0a00_0001u32,
+                0,
+                0,
+                0,
+                80,
+                0x0000_011b,
+                0x3344_5566,
+                0x1122,
+            ];
+            let mut cmdw = [0u32; 16];
+            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
+            cmdw[1] = 5;
+            cmdw[2..10].copy_from_slice(&dest_img);
+            for (i, w) in cmdw.iter().enumerate() {
+                tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
+            }
+            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            tb.clk();
+            tb.clk();
+            let status = tb.read(cmd::BASE + cmd::STATUS);
+            assert_eq!(status, 2 | (CmdStatus::Ok as u32) << 8, "done, Ok");
+            assert_eq!(tb.read(cmd::BASE + cmd::RESULT_INDEX), 5);
+            // a command to a table that does not exist: BadTable
+            tb.write(
+                cmd::BASE + cmd::DATA,
+                lvsnic_abi::Opcode::Write as u32 | 9 << 8,
+            );
+            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            tb.clk();
+            tb.clk();
+            assert_eq!(
+                tb.read(cmd::BASE + cmd::STATUS) >> 8,
+                CmdStatus::BadTable as u32
+            );
+            // packets: not IP, every one misses Unparsed
+            // packets: every one misses Unparsed (front placeholder)
+            let n = 6;
+            for k in 0..n {
+                tb.packet(1 + k % 3);
+            }
+            for _ in 0..120 {
+                tb.clk();
+            }
+            assert_eq!(tb.verdicts.len(), n);
+            for (k, (cyc, id, kind, reason)) in tb.verdicts.iter().enumerate() {
+                assert_eq!(*id, k as u64);
+                assert_eq!(*kind, KIND_MISS);
+                assert_eq!(*reason, MissReason::Unparsed as u64);
+                assert_eq!(
+                    cyc - tb.last_beats[k],
+                    TOTAL_LATENCY as u64,
+                    "parse-to-verdict latency"
+                );
+            }
+            // the miss records in host memory, phase 1 on the first lap
+            assert_eq!(tb.read(evq::BASE + ring::PROD), n as u32);
+            for k in 0..n as u64 {
+                let slot = base + 64 * k;
+                let w0 = tb.mem[&slot];
+                assert_eq!(w0 & 0xf, RecordType::Miss as u64);
+                assert_eq!((w0 >> 8) & 0xf, MissReason::Unparsed as u64);
+                let w13 = tb.mem[&(slot + 48)] >> 32;
+                assert_eq!(w13, k, "pkt_id in word 13");
+                assert_eq!(tb.mem[&(slot + 56)] >> 63, 1, "phase");
+            }
+            assert_eq!(tb.irqs, 1, "one interrupt, then arm is cleared");
+            assert_eq!(tb.read(evq::BASE + ring::CTRL), 1);
+            assert_eq!(tb.read(stats::BASE + stats::PKTS), n as u32);
+            assert_eq!(tb.read(stats::BASE + stats::MISSES), n as u32);
+        });
+    }
+
+    /// Ethernet / IPv4 / TCP frame.
+    fn tcp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        f.extend_from_slice(&[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0x10, 0, 0, 0, 0, 0]);
+        f
+    }
+
+    /// The real front end and conn table: a conn inserted and looked up through the MMIO
+    /// command path (engine, shared hash lane), then a TCP ACK of that flow hits it, forwards to
+    /// its dest, and the write-back refreshes it.
+    #[test]
+    fn card_conn_command_and_hit() {
+        crate::gen::with_big_stack(|| {
+            use lvsnic_abi::{Command, ConnEntry, FwdMethod, TableEntry};
+            let mut tb = Tb::new();
+            tb.write(ctrl::BASE + ctrl::CONTROL, 1);
+            tb.write(
+                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK,
+                1000,
+            );
+            tb.write(
+                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK_CTRL,
+                0,
+            );
+            let mut cmdw = [0u32; 16];
+            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
+            cmdw[1] = 5;
+            cmdw[2..10].copy_from_slice(&[
+                0x0a00_0001,
+                0,
+                0,
+                0,
+                80,
+                0x0000_011b,
+                0x3344_5566,
+                0x1122,
+            ]);
+            for (i, w) in cmdw.iter().enumerate() {
+                tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
+            }
+            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            let key = FlowKey {
+                proto: 6,
+                caddr: "10.1.2.3".parse().unwrap(),
+                cport: 40000,
+                vaddr: "192.0.2.10".parse().unwrap(),
+                vport: 80,
+            };
+            let e = ConnEntry {
+                key,
+                fwd: FwdMethod::Route,
+                controlled: false,
+                ops: false,
+                syn_miss: false,
+                ev_next: false,
+                state: 1,
+                dest: 5,
+                dest_gen: 1,
+                last_refresh: 990,
+                timeout_ms: 900_000,
+                dport: 80,
+            };
+            let (st, slot, _) = tb.command(&Command::insert(&e).unwrap());
+            assert_eq!(st, CmdStatus::Ok as u32, "insert");
+            let (st, _, _) = tb.command(&Command::insert(&e).unwrap());
+            assert_eq!(st, CmdStatus::Exists as u32, "second insert");
+            let (st, i2, res) = tb.command(&Command::lookup(TableId::Conn, &key).unwrap());
+            assert_eq!((st, i2), (CmdStatus::Ok as u32, slot), "lookup");
+            let mut p = [0u32; 14];
+            p.copy_from_slice(&res);
+            assert_eq!(ConnEntry::from_payload(&p).unwrap(), e, "lookup image");
+            // a service write by index answers at once
+            let (st, _, _) = tb.command(&Command::delete_index(TableId::Service, 3).unwrap());
+            assert_eq!(st, CmdStatus::Ok as u32, "service delete");
+            // the flow's ACK hits the conn
+            tb.frame(&tcp_frame([10, 1, 2, 3], [192, 0, 2, 10], 40000, 80, 0x10));
+            for _ in 0..40 {
+                tb.clk();
+            }
+            assert_eq!(tb.verdicts.len(), 1);
+            let (cyc, _, kind, _) = tb.verdicts[0];
+            assert_eq!(kind, crate::verdict::KIND_FORWARD, "conn hit forwards");
+            assert_eq!(cyc - tb.last_beats[0], TOTAL_LATENCY as u64);
+            assert_eq!(tb.vdests[0], 5);
+            let (_, _, res) = tb.command(&Command::lookup(TableId::Conn, &key).unwrap());
+            p.copy_from_slice(&res);
+            assert_eq!(
+                ConnEntry::from_payload(&p).unwrap().last_refresh,
+                1000,
+                "refreshed"
+            );
+            assert_eq!(tb.read(stats::BASE + stats::CONN_HITS), 1);
+        });
     }
 
     #[test]
     fn latency_budget() {
         assert_eq!(TOTAL_LATENCY, 27);
+        assert_eq!(CTX_DIST, 17);
         const { assert!(TOTAL_LATENCY <= 32) };
         // the context ring must be deeper than the distance it bridges
         const { assert!(CTX_DIST < 32) };

@@ -75,6 +75,9 @@ fn through_card<D: PacketPort>(
                 )));
             }
             verdict = Some(v);
+            // SETTLE_CYCLES count from the verdict: records the verdict causes (a learn event
+            // comes after the card's insert) land after it
+            quiet = 0;
         }
         let hs = card.drain(d, Some((id, p, t)))?;
         if hs.is_empty() {
