@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   — the main job: replay the bundled example on the embedded default backend
+#   make demo   — the main job: replay the bundled example on the co-simulated card (RTL + driver)
 #   make test   — everything CI checks (.ci/run calls it)
 # Card RTL (hdl/README.md):
 #   make verilog — generate build/verilog/lvsnic_card.v (deterministic; checked)
@@ -15,7 +15,7 @@ deps:
 	@scripts/deps.sh
 
 demo: deps
-	$(CARGO) run --release -q -p lvsnic -- replay \
+	$(CARGO) run --release -q -p lvsnic -- replay --backend sim \
 		--ipvs examples/demo.ipvs --marks examples/demo.marks --trace examples/demo.jsonl
 
 test: deps fmt-check clippy unit lint
