@@ -55,6 +55,9 @@ fn main() {
         .cpp(true)
         .std("c++17")
         .opt_level(2)
+        // No debug info for the generated C++: it doubles compile time and memory for ~1 MB of
+        // machine-written code nobody steps through (waveforms are the debugging tool).
+        .debug(false)
         .warnings(false)
         .flag_if_supported("-faligned-new")
         .flag_if_supported("-fno-var-tracking")
