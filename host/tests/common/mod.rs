@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use lvsnic::driver::card::{self, Card, Handled, PacketPort, KIND_DROP, KIND_FORWARD, KIND_MISS};
 use lvsnic::model::{Decision, Director, Packet, Time, Verdict};
 use lvsnic::replay::pcap::{parse_frame, Link};
-use lvsnic_sim::SimCard;
 use lvsnic::replay::sim::{run_events_card, DecidedOn};
 use lvsnic::replay::{load_config, run_events, trace};
+use lvsnic_sim::SimCard;
 
 /// A scratch directory unique to this process and test thread.
 pub fn scratch(tag: &str) -> PathBuf {
@@ -134,7 +134,6 @@ pub const VERDICT_CYCLES: u32 = 5_000;
 /// Quiet clocks after the verdict; then a further watch for a second verdict.
 pub const SETTLE_CYCLES: u32 = 48;
 pub const WATCH_CYCLES: u32 = 100;
-
 
 #[derive(Debug)]
 pub struct Outcome {
@@ -316,4 +315,3 @@ impl Rig {
         self.card.bar.read("STATS", reg, 0).unwrap()
     }
 }
-
