@@ -213,7 +213,7 @@ impl Rig {
                 verdict = Some((v, cycles));
                 quiet = 0;
             }
-            let handled = if cycles % self.drain_every == 0 {
+            let handled = if cycles.is_multiple_of(self.drain_every) {
                 let hs = self
                     .card
                     .drain(&mut self.d, cur)
