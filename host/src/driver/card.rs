@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use etherparse::{IpNumber, PacketBuilder};
-use lvsnic_abi::records::{CmdStatus, Command, Record};
+use lvsnic_abi::records::{CmdStatus, Command, MissReason, Record};
 use lvsnic_abi::FlowKey;
 
 use super::cmd::{self, CmdResult};
@@ -206,9 +206,32 @@ impl<D: Device> Card<D> {
             }
         };
         let h = match rec {
+            // A frame the card could not parse: its record has no usable key (ports 0, garbage
+            // addresses). The host decides it from the frame itself when it has it (`current`
+            // with the same packet id); otherwise it is not IPVS traffic for the model: the
+            // host stack gets it untouched, and no flow is invented from the record.
+            Record::Miss(m)
+                if m.reason == MissReason::Unparsed
+                    && !matches!(current, Some((id, _, _)) if same_pkt_id(id, m.pkt_id)) =>
+            {
+                let decision = Decision {
+                    verdict: Verdict::Local,
+                    dest: None,
+                    mark: 0,
+                    by: None,
+                    reason: "card: unparsed frame, host stack",
+                };
+                self.decided.insert(m.pkt_id, decision);
+                Handled::Miss {
+                    pkt_id: m.pkt_id,
+                    decision,
+                }
+            }
             Record::Miss(m) => {
                 let (p, t) = match current {
-                    Some((id, p, t)) if id == m.pkt_id || conn_key_of(p) == m.key => (*p, t),
+                    Some((id, p, t)) if same_pkt_id(id, m.pkt_id) || conn_key_of(p) == m.key => {
+                        (*p, t)
+                    }
                     _ => (
                         packet_of(&m.key, m.l4_info),
                         Time::from_millis(m.tick as u64),
@@ -336,6 +359,12 @@ impl<D: Device> Card<D> {
         };
         Ok(Some(SocketAddr::new(conf.addr, port)))
     }
+}
+
+/// Whether a host packet id and a card record's id name the same packet: the card counts
+/// packets in 16 bits (the parser's counter), the host in 32.
+pub fn same_pkt_id(host: u32, card: u32) -> bool {
+    (host ^ card) & 0xffff == 0
 }
 
 /// The card's conn key of a client → VIP packet.

@@ -798,7 +798,11 @@ impl Tables {
             t.last_refresh = ev.tick;
             dport_from_dest = t.dport_from_dest;
         }
-        if ev.ops {
+        // The card forwarded and reported the learn, but its conn table answered Full
+        // (`conn_index` all-ones): the card holds no conn. Leave the shadow without it, so the
+        // mirror of the model's new conn tries an Insert, finds the table full and turns
+        // learning off while the host holds the flow (`not_installed`).
+        if ev.ops || ev.conn_index == u32::MAX {
             return None;
         }
         let dest = self.dests.get(ev.dest as usize).copied().flatten()?;

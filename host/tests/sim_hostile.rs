@@ -1,0 +1,499 @@
+//! Malformed and hostile frames at the card's parser, sent straight to the co-simulated card
+//! (`SimCard::send`) with the host driver handling its records, beside a reference model that
+//! sees exactly the packets the host's own parser (`replay::pcap::parse_frame`) accepts.
+//!
+//! For every frame: exactly one verdict with the frame's packet id, within a bounded number of
+//! clocks; a frame the host cannot parse is a miss (the card never forwards or drops what the
+//! model would not decide); a frame the host parses gets the model's verdict and dest (card
+//! hit, or miss decided by the host). Flows established on the card beforehand make truncated
+//! copies of their packets able to hit. At the end, well-formed probes of every flow must still
+//! agree with the reference model (nothing hostile changed the host's state).
+
+#![cfg(feature = "sim")]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::Rig;
+use lvsnic::driver::card::{self, KIND_FORWARD, KIND_MISS};
+use lvsnic::model::{Packet, SctpChunk, TcpFlags};
+use lvsnic::replay::pcap::{parse_frame, Link};
+
+const IPVS: &str = "\
+-A -t 192.0.2.10:80 -s rr
+-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 1
+-a -t 192.0.2.10:80 -r 10.0.0.2:80 -g -w 1
+-A -u 192.0.2.10:53 -s rr
+-a -u 192.0.2.10:53 -r 10.0.1.1:53 -g -w 1
+-a -u 192.0.2.10:53 -r 10.0.1.2:53 -g -w 1
+-A --sctp-service 192.0.2.50:3868 -s rr
+-a --sctp-service 192.0.2.50:3868 -r 10.0.5.1:3868 -g -w 1
+-A -t [2001:db8::10]:443 -s rr
+-a -t [2001:db8::10]:443 -r [2001:db8:1::1]:443 -g -w 1
+-a -t [2001:db8::10]:443 -r [2001:db8:1::2]:443 -g -w 1
+";
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+const ACK: TcpFlags = TcpFlags {
+    syn: false,
+    ack: true,
+    fin: false,
+    rst: false,
+};
+
+/// The flows established on the card: (opening packet, established packet).
+fn flows() -> Vec<(Packet, Packet)> {
+    let t4 = (sa("198.51.100.7:1000"), sa("192.0.2.10:80"));
+    let u4 = (sa("198.51.100.8:2000"), sa("192.0.2.10:53"));
+    let s4 = (sa("198.51.100.9:3000"), sa("192.0.2.50:3868"));
+    let t6 = (sa("[2001:db8:a0::7]:4000"), sa("[2001:db8::10]:443"));
+    vec![
+        (
+            Packet::tcp(t4.0, t4.1, TcpFlags::SYN),
+            Packet::tcp(t4.0, t4.1, ACK),
+        ),
+        (Packet::udp(u4.0, u4.1), Packet::udp(u4.0, u4.1)),
+        (
+            Packet::sctp(s4.0, s4.1, SctpChunk::Init),
+            Packet::sctp(s4.0, s4.1, SctpChunk::Data),
+        ),
+        (
+            Packet::tcp(t6.0, t6.1, TcpFlags::SYN),
+            Packet::tcp(t6.0, t6.1, ACK),
+        ),
+    ]
+}
+
+/// Every flow's established packet and a new flow per service still agree with the model.
+fn probe(r: &mut Rig) {
+    for (i, (_, est)) in flows().iter().enumerate() {
+        let o = r.packet(&format!("probe {i}"), est);
+        assert_eq!(o.kind, KIND_FORWARD, "probe {i}: still on the card: {o:?}");
+    }
+    for (i, (open, _)) in flows().iter().enumerate() {
+        let mut p = *open;
+        p.src = SocketAddr::new(p.src.ip(), p.src.port() + 7);
+        r.packet(&format!("probe new {i}"), &p);
+    }
+}
+
+/// Open every flow and get it onto the card.
+fn established() -> Rig {
+    let mut r = Rig::new(IPVS, &[]);
+    for (i, (open, est)) in flows().iter().enumerate() {
+        r.packet(&format!("open {i}"), open);
+        let o = r.packet(&format!("established {i}"), est);
+        assert_eq!(o.kind, KIND_FORWARD, "flow {i} on the card: {o:?}");
+    }
+    r
+}
+
+/// What the card's parser accepts (`hdl/rtl/src/parser.rs`, "Verdict"): Ethernet (+ one
+/// 802.1Q tag), IPv4 with IHL >= 5 and total length >= IHL*4, not a fragment, or IPv6 with
+/// TCP/UDP/SCTP next header, and L4 bytes up to the TCP flags (14) / UDP ports (4) / SCTP
+/// first chunk type (13) within both the frame and the IP length.
+fn card_parses(f: &[u8]) -> bool {
+    let be = |i: usize| u16::from_be_bytes([f[i], f[i + 1]]) as usize;
+    if f.len() < 14 {
+        return false;
+    }
+    let (mut et, mut l3) = (be(12), 14);
+    if et == 0x8100 {
+        if f.len() < 18 {
+            return false;
+        }
+        et = be(16);
+        l3 = 18;
+    }
+    let (l4, ip_end, proto) = match et {
+        0x0800 => {
+            if f.len() < l3 + 20 || f[l3] >> 4 != 4 {
+                return false;
+            }
+            let ihl = (f[l3] & 15) as usize * 4;
+            let tl = be(l3 + 2);
+            if ihl < 20 || f.len() < l3 + ihl || tl < ihl || be(l3 + 6) & 0x3fff != 0 {
+                return false;
+            }
+            (l3 + ihl, l3 + tl, f[l3 + 9])
+        }
+        0x86dd => {
+            if f.len() < l3 + 40 || f[l3] >> 4 != 6 {
+                return false;
+            }
+            (l3 + 40, l3 + 40 + be(l3 + 4), f[l3 + 6])
+        }
+        _ => return false,
+    };
+    let need = match proto {
+        6 => 14,
+        17 => 4,
+        132 => 13,
+        _ => return false,
+    };
+    f.len().min(ip_end) >= l4 + need
+}
+
+/// The RTL gap (see `rtl_short_l4_headers_and_short_frames_miss`): frames the card parses
+/// but the host does not (L4 header shorter than TCP 20 / UDP 8 / SCTP 16 bytes, or the frame
+/// shorter than the IP length). The CI tests leave these out; the ignored test sends them.
+fn rtl_gap(f: &[u8]) -> bool {
+    card_parses(f) && parse_frame(Link::Ethernet, f).is_err()
+}
+
+/// Offsets in a frame built by `card::frame` (no VLAN): L3 at 14.
+const L3: usize = 14;
+
+fn ipv4_checksum(h: &mut [u8]) {
+    h[10] = 0;
+    h[11] = 0;
+    let mut s: u32 = h
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    let c = !(s as u16);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// An IPv4 frame of `card::frame` with `opt` option bytes (a multiple of 4) after the header.
+fn with_options(f: &[u8], opt: &[u8]) -> Vec<u8> {
+    assert_eq!(opt.len() % 4, 0);
+    let mut v = f[..L3 + 20].to_vec();
+    v.extend_from_slice(opt);
+    v.extend_from_slice(&f[L3 + 20..]);
+    let ihl = 5 + opt.len() / 4;
+    v[L3] = 0x40 | ihl as u8;
+    let total = (v.len() - L3) as u16;
+    v[L3 + 2..L3 + 4].copy_from_slice(&total.to_be_bytes());
+    ipv4_checksum(&mut v[L3..L3 + ihl * 4]);
+    v
+}
+
+/// The frame with one 802.1Q tag.
+fn vlan(f: &[u8], vid: u16) -> Vec<u8> {
+    let mut v = f[..12].to_vec();
+    v.extend_from_slice(&[0x81, 0x00]);
+    v.extend_from_slice(&(vid & 0xfff).to_be_bytes());
+    v.extend_from_slice(&f[12..]);
+    v
+}
+
+/// IPv6 frame with one extension header (`nh`, 8 bytes) before the L4 header.
+fn with_ext6(f: &[u8], nh: u8) -> Vec<u8> {
+    let l4_nh = f[L3 + 6];
+    let mut v = f[..L3 + 40].to_vec();
+    v[L3 + 6] = nh;
+    let mut ext = [0u8; 8];
+    ext[0] = l4_nh;
+    if nh == 44 {
+        // fragment header: offset 0, M clear (an atomic fragment)
+        ext[1] = 0;
+    } else {
+        ext[1] = 0; // length 0: 8 bytes; Pad1/PadN options
+        ext[2] = 1;
+        ext[3] = 4;
+    }
+    if nh == 43 {
+        // routing header type 0, segments left 0
+        ext[2] = 0;
+        ext[3] = 0;
+    }
+    v.extend_from_slice(&ext);
+    v.extend_from_slice(&f[L3 + 40..]);
+    let plen = (v.len() - L3 - 40) as u16;
+    v[L3 + 4..L3 + 6].copy_from_slice(&plen.to_be_bytes());
+    v
+}
+
+/// SplitMix64 (as tests/traffic.rs).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn truncations(gap: bool) {
+    let mut r = established();
+    let mut bases: Vec<(String, Vec<u8>)> = flows()
+        .iter()
+        .enumerate()
+        .map(|(i, (_, est))| (format!("flow {i}"), card::frame(est)))
+        .collect();
+    bases.push(("vlan tcp4".into(), vlan(&bases[0].1, 7)));
+    bases.push(("vlan tcp6".into(), vlan(&bases[3].1, 7)));
+    for (name, f) in &bases {
+        for len in 0..=f.len() {
+            if rtl_gap(&f[..len]) == gap {
+                r.check(
+                    &format!("{name} truncated to {len} of {}", f.len()),
+                    &f[..len],
+                );
+            }
+        }
+    }
+    // Truncated frames whose IP length says so too (a consistent short packet).
+    for (name, f) in &bases[..4] {
+        let l3 = if f[12] == 0x81 { 18 } else { L3 };
+        let v6 = f[l3] >> 4 == 6;
+        for len in l3 + if v6 { 40 } else { 20 }..f.len() {
+            let mut g = f[..len].to_vec();
+            if v6 {
+                let pl = (len - l3 - 40) as u16;
+                g[l3 + 4..l3 + 6].copy_from_slice(&pl.to_be_bytes());
+            } else {
+                let tl = (len - l3) as u16;
+                g[l3 + 2..l3 + 4].copy_from_slice(&tl.to_be_bytes());
+                ipv4_checksum(&mut g[l3..l3 + 20]);
+            }
+            if rtl_gap(&g) == gap {
+                r.check(&format!("{name} with IP length cut to {len}"), &g);
+            }
+        }
+    }
+    probe(&mut r);
+    assert_eq!(r.kinds.iter().sum::<u32>(), r.stat("PKTS"), "one per frame");
+}
+
+#[test]
+fn truncated_frames_at_every_length() {
+    truncations(false);
+}
+
+/// The smallest reproduction: flow 0 (TCP 198.51.100.7:1000 -> 192.0.2.10:80, established on
+/// the card) cut to 48 of its 54 bytes (14 TCP bytes, IPv4 total length still 40): the card
+/// forwards it to the conn's real server; the host cannot parse it (TCP header 14 < 20 bytes,
+/// frame shorter than the IP length) and the kernel drops it in `ip_rcv` before IPVS.
+#[test]
+#[ignore = "RTL: parser accepts an L4 header cut after the TCP flags (14 of 20 B) / UDP ports (4 of 8) / SCTP chunk type (13 of 16) and frames shorter than the IP total/payload length; the card forwards them on a conn hit, the host does not parse them"]
+fn rtl_short_l4_headers_and_short_frames_miss() {
+    let mut r = established();
+    let f = card::frame(&flows()[0].1);
+    r.check("flow 0 truncated to 48 of 54", &f[..48]);
+    drop(r);
+    truncations(true);
+}
+
+#[test]
+fn bad_ip_headers_fragments_and_other_ethertypes_miss() {
+    let mut r = established();
+    let base = card::frame(&flows()[0].1);
+    let base6 = card::frame(&flows()[3].1);
+    // IHL < 5 and IHL beyond the frame.
+    for ihl in 0..5u8 {
+        let mut f = base.clone();
+        f[L3] = 0x40 | ihl;
+        let o = r.check(&format!("IHL {ihl}"), &f);
+        assert_eq!(o.kind, KIND_MISS);
+    }
+    for ihl in 6..=15u8 {
+        let mut f = base.clone();
+        f[L3] = 0x40 | ihl; // options the frame does not have: L4 is short or garbage
+        ipv4_checksum(&mut f[L3..L3 + 20]);
+        r.check(&format!("IHL {ihl} without options"), &f);
+    }
+    // Total length smaller than the header, and zero.
+    for tl in [0u16, 1, 10, 19] {
+        let mut f = base.clone();
+        f[L3 + 2..L3 + 4].copy_from_slice(&tl.to_be_bytes());
+        ipv4_checksum(&mut f[L3..L3 + 20]);
+        let o = r.check(&format!("total length {tl}"), &f);
+        assert_eq!(o.kind, KIND_MISS);
+    }
+    // Wrong IP version.
+    for ver in [0u8, 5, 6, 7, 15] {
+        let mut f = base.clone();
+        f[L3] = ver << 4 | 5;
+        r.check(&format!("version {ver} in an IPv4 ethertype"), &f);
+    }
+    let mut f = base6.clone();
+    f[L3] = 0x40 | (f[L3] & 0x0f);
+    r.check("version 4 in an IPv6 ethertype", &f);
+    // Fragments: MF, offsets, both.
+    for (flags_off, name) in [
+        (0x2000u16, "MF"),
+        (0x0001, "offset 8"),
+        (0x1fff, "max offset"),
+        (0x2001, "MF + offset"),
+        (0x4000, "DF (not a fragment)"),
+    ] {
+        let mut f = base.clone();
+        f[L3 + 6..L3 + 8].copy_from_slice(&flags_off.to_be_bytes());
+        ipv4_checksum(&mut f[L3..L3 + 20]);
+        let o = r.check(&format!("fragment {name}"), &f);
+        if flags_off & 0x3fff != 0 {
+            assert_eq!(o.kind, KIND_MISS, "fragment {name}");
+        }
+    }
+    // IPv6 extension headers: a miss on the card, the host decides.
+    for nh in [0u8, 43, 44, 60] {
+        let f = with_ext6(&base6, nh);
+        let o = r.check(&format!("IPv6 extension header {nh}"), &f);
+        assert_eq!(o.kind, KIND_MISS, "extension header {nh}");
+    }
+    // Unknown ethertypes (with an IPv4 packet behind them), and a VLAN tag in front of one.
+    for et in [
+        0x0806u16,
+        0x88cc,
+        0x8847,
+        0x88a8,
+        0x9100,
+        0x0000,
+        0xffff,
+        0x0800 ^ 1,
+    ] {
+        let mut f = base.clone();
+        f[12..14].copy_from_slice(&et.to_be_bytes());
+        let o = r.check(&format!("ethertype {et:#06x}"), &f);
+        assert_eq!(o.kind, KIND_MISS);
+        let mut g = vlan(&base, 5);
+        g[16..18].copy_from_slice(&et.to_be_bytes());
+        let o = r.check(&format!("VLAN + ethertype {et:#06x}"), &g);
+        assert_eq!(o.kind, KIND_MISS);
+    }
+    // Unsupported IP protocols.
+    for proto in [1u8, 2, 47, 50, 58, 255] {
+        let mut f = base.clone();
+        f[L3 + 9] = proto;
+        ipv4_checksum(&mut f[L3..L3 + 20]);
+        let o = r.check(&format!("IP protocol {proto}"), &f);
+        assert_eq!(o.kind, KIND_MISS);
+    }
+    // Zero-length and one-byte frames, several in a row.
+    for i in 0..4 {
+        r.check(&format!("empty {i}"), &[]);
+        r.check(&format!("one byte {i}"), &[0x45]);
+    }
+    probe(&mut r);
+    assert_eq!(r.kinds.iter().sum::<u32>(), r.stat("PKTS"), "one per frame");
+}
+
+#[test]
+fn ipv4_options_and_vlan_are_parsed() {
+    let mut r = established();
+    for (i, (_, est)) in flows().iter().enumerate() {
+        let f = card::frame(est);
+        let o = r.check(&format!("VLAN flow {i}"), &vlan(&f, 100 + i as u16));
+        assert_eq!(o.kind, KIND_FORWARD, "VLAN flow {i}: a card hit: {o:?}");
+        if f[12..14] != [0x08, 0x00] {
+            continue;
+        }
+        for words in 1..=10usize {
+            // NOPs then EOL, and a record-route-like option with garbage
+            let mut opt = vec![1u8; words * 4];
+            opt[words * 4 - 1] = 0;
+            let g = with_options(&f, &opt);
+            let o = r.check(&format!("flow {i} IHL {}", 5 + words), &g);
+            assert_eq!(
+                o.kind,
+                KIND_FORWARD,
+                "flow {i} IHL {}: card hit: {o:?}",
+                5 + words
+            );
+            let o = r.check(&format!("VLAN flow {i} IHL {}", 5 + words), &vlan(&g, 9));
+            assert_eq!(
+                o.kind,
+                KIND_FORWARD,
+                "VLAN flow {i} IHL {}: {o:?}",
+                5 + words
+            );
+            let mut opt = vec![0xa5u8; words * 4];
+            opt[0] = 7;
+            opt[1] = (words * 4) as u8;
+            r.check(
+                &format!("flow {i} IHL {} garbage option", 5 + words),
+                &with_options(&f, &opt),
+            );
+        }
+    }
+    // New flows with options: a SYN with IHL 15 reaches the scheduler with the right ports.
+    let syn = Packet::tcp(sa("198.51.100.77:1234"), sa("192.0.2.10:80"), TcpFlags::SYN);
+    let g = with_options(&card::frame(&syn), &[1u8; 40]);
+    r.check("SYN with IHL 15", &g);
+    let est = Packet::tcp(sa("198.51.100.77:1234"), sa("192.0.2.10:80"), ACK);
+    let g = with_options(&card::frame(&est), &[1u8; 40]);
+    let o = r.check("ACK with IHL 15 of a conn opened with options", &g);
+    assert_eq!(o.kind, KIND_FORWARD, "{o:?}");
+    probe(&mut r);
+}
+
+#[test]
+fn seeded_garbage_frames() {
+    garbage(false);
+}
+
+/// As [`seeded_garbage_frames`], with the frames of the RTL gap (see
+/// `rtl_short_l4_headers_and_short_frames_miss`) sent too.
+#[test]
+#[ignore = "RTL: parser accepts short L4 headers and frames shorter than the IP length (see rtl_short_l4_headers_and_short_frames_miss)"]
+fn rtl_seeded_garbage_frames_with_short_headers() {
+    garbage(true);
+}
+
+fn garbage(with_gap: bool) {
+    let seed: u64 = std::env::var("LVSNIC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    let n: usize = std::env::var("LVSNIC_FRAMES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    eprintln!("sim_hostile garbage: LVSNIC_SEED={seed} LVSNIC_FRAMES={n}");
+    let mut rng = Rng(seed);
+    let mut r = established();
+    let bases: Vec<Vec<u8>> = flows().iter().map(|(_, e)| card::frame(e)).collect();
+    let mut max_cycles = 0;
+    let mut gaps = 0;
+    for k in 0..n {
+        let f: Vec<u8> = match rng.below(3) {
+            // pure garbage
+            0 => (0..rng.below(140)).map(|_| rng.next() as u8).collect(),
+            // a real header with bytes flipped
+            1 => {
+                let mut f = bases[rng.below(bases.len() as u64) as usize].clone();
+                for _ in 0..1 + rng.below(4) {
+                    let i = rng.below(f.len() as u64) as usize;
+                    f[i] ^= 1 << rng.below(8);
+                }
+                f
+            }
+            // a real header with random bytes after a random cut
+            _ => {
+                let b = &bases[rng.below(bases.len() as u64) as usize];
+                let cut = rng.below(b.len() as u64) as usize;
+                let mut f = b[..cut].to_vec();
+                for _ in 0..rng.below(120) {
+                    f.push(rng.next() as u8);
+                }
+                f
+            }
+        };
+        if rtl_gap(&f) && !with_gap {
+            gaps += 1;
+            continue;
+        }
+        let o = r.check(&format!("LVSNIC_SEED={seed} garbage frame {k}"), &f);
+        max_cycles = max_cycles.max(o.cycles);
+    }
+    eprintln!(
+        "sim_hostile garbage: verdicts {:?} (fwd/drop/miss), slowest {max_cycles} clocks, {gaps} RTL-gap frames left out",
+        r.kinds
+    );
+    probe(&mut r);
+    assert_eq!(r.kinds.iter().sum::<u32>(), r.stat("PKTS"), "one per frame");
+}
