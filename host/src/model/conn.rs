@@ -391,12 +391,14 @@ impl Table {
         // queued item comes due (see `pop_due`).
         if slot.queued_at.is_none_or(|q| at < q) {
             slot.queued_at = Some(at);
-            self.timers.push(at, id.0, slot.gen);
+            let template = slot.entry.as_ref().is_some_and(|e| e.template);
+            self.timers.push(at, template, id.0, slot.gen);
         }
     }
 
-    /// The next entry whose timer is due at or before `now`, in deadline order (ties in arming
-    /// order). Returns the entry and its deadline.
+    /// The next entry whose timer is due at or before `now`, in deadline order; at equal
+    /// deadlines connections fire before templates (see [`Timers`]). Returns the entry and its
+    /// deadline.
     pub fn pop_due(&mut self, now: Time) -> Option<(EntryId, Time)> {
         while let Some((at, idx, gen)) = self.timers.pop_due(now) {
             let slot = &mut self.slots[idx as usize];
@@ -414,7 +416,8 @@ impl Table {
                 Some(d) if d > at => {
                     // Re-armed later since this item was queued: queue it again.
                     slot.queued_at = Some(d);
-                    self.timers.push(d, idx, gen);
+                    let template = e.template;
+                    self.timers.push(d, template, idx, gen);
                 }
                 _ => slot.queued_at = None, // disarmed
             }
@@ -441,12 +444,21 @@ const RING_SLOTS: u64 = 1 << 16;
 
 type TimerItem = (Time, u64, u32, u32);
 
-/// A calendar queue of timer items `(deadline, seq, slot index, generation)`.
+/// A calendar queue of timer items `(deadline, order, slot index, generation)`.
 ///
 /// Items within the ring's span sit unsorted in the slot of their deadline; longer ones wait
 /// in a heap (`far`) until the ring reaches them. When time advances, every slot up to `now`
-/// is drained into a small heap (`ready`), which hands items out in exact `(deadline, seq)`
+/// is drained into a small heap (`ready`), which hands items out in exact `(deadline, order)`
 /// order. Pushing and popping are O(1) apart from that small heap.
+///
+/// **Ties.** At equal deadlines every connection fires before every template; among each kind,
+/// in queueing order. Only a connection and the template controlling it can observe the order
+/// (the template re-checks `n_control`), and the rule is the kernel's for the common case: a
+/// packet that creates a connection through a template arms the template first
+/// (`ip_vs_conn_put(ct)` in `ip_vs_sched_persist()`) and the connection second, both with the
+/// same delay, and the timer wheel runs a bucket last-in first-out. Making the order depend on
+/// the kind rather than on the queue's history also keeps two models in step that saw the same
+/// packets but re-armed differently (the card's cache refreshes connections on its own).
 #[derive(Clone, Debug, Default)]
 pub struct Timers {
     ring: Vec<Vec<TimerItem>>,
@@ -463,9 +475,12 @@ fn slot_of(t: Time) -> u64 {
 }
 
 impl Timers {
-    pub fn push(&mut self, at: Time, idx: u32, gen: u32) {
+    /// Queue slot `idx` (generation `gen`) to fire at `at`; `template` orders it after the
+    /// connections of the same deadline.
+    pub fn push(&mut self, at: Time, template: bool, idx: u32, gen: u32) {
         self.seq += 1;
-        self.place((at, self.seq, idx, gen));
+        let order = (template as u64) << 63 | self.seq;
+        self.place((at, order, idx, gen));
     }
 
     fn place(&mut self, item: TimerItem) {
@@ -537,6 +552,19 @@ impl Timers {
 mod timer_tests {
     use super::*;
 
+    /// Equal deadlines: connections before templates, whatever the queueing order.
+    #[test]
+    fn connections_fire_before_templates_at_equal_deadlines() {
+        let mut t = Timers::default();
+        let at = Time::from_secs(60);
+        t.push(at, true, 1, 0);
+        t.push(at, false, 2, 0);
+        t.push(at, true, 3, 0);
+        t.push(at, false, 4, 0);
+        let order: Vec<u32> = std::iter::from_fn(|| t.pop_due(at).map(|(_, i, _)| i)).collect();
+        assert_eq!(order, vec![2, 4, 1, 3]);
+    }
+
     /// Items come out in (deadline, arming order) whatever their distance: same slot, other
     /// slots, beyond the ring, and after a long idle gap.
     #[test]
@@ -554,7 +582,7 @@ mod timer_tests {
             (secs(1100.5), 8),
         ];
         for (at, id) in items {
-            t.push(at, id, 0);
+            t.push(at, false, id, 0);
         }
         let mut out = vec![];
         while let Some((at, id, _)) = t.pop_due(secs(10.0)) {
@@ -571,7 +599,7 @@ mod timer_tests {
             ]
         );
         // Pushed after time moved on, due immediately.
-        t.push(secs(9.0), 9, 0);
+        t.push(secs(9.0), false, 9, 0);
         assert_eq!(t.pop_due(secs(10.0)), Some((secs(9.0), 9, 0)));
         assert_eq!(t.pop_due(secs(1100.4999)), None);
         assert_eq!(t.pop_due(secs(1100.5)), Some((secs(1100.5), 8, 0)));

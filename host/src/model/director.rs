@@ -478,7 +478,9 @@ impl Director {
         while let Some((id, at)) = self.table.pop_due(now) {
             self.now = at;
             let e = self.table.get(id);
-            if e.offloaded && !e.template {
+            // Only a connection still in its lookup map is the one the cache holds: an entry
+            // replaced or expired early (`expire_now`) shares its key with a newer one.
+            if e.offloaded && !e.template && e.hashed {
                 if let Some(lr) = last_refresh(&self.view(id)) {
                     let d = lr.plus(self.table.get(id).timeout);
                     if d > at {

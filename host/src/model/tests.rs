@@ -833,3 +833,60 @@ fn offloaded_connection_lives_until_the_cache_last_refresh_plus_timeout() {
     d.advance_with(t(1700.0), &mut |_| Some(t(800.0)));
     assert_eq!(d.conn_count(), 0);
 }
+
+/// §6.2 with a tie: a SYN through a 60 s template arms the template and its SYN_RECV connection
+/// (60 s) to the same instant. The kernel's timer bucket runs last-in first-out, so the
+/// connection expires first and the template, left with n_control = 0, goes at that instant
+/// instead of being deferred.
+#[test]
+fn s6_2_tie_connection_expires_before_its_template() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[
+        svc(k, "rr", Some(60), None),
+        add_dest(k, "10.0.0.1:80", 1),
+        add_dest(k, "10.0.0.2:80", 1),
+    ]);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(60.5), &syn("198.51.100.7:1001", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+}
+
+/// A cached connection replaced by a new one with the same key (§2 step 5 reuse) is not the
+/// cache's entry any more: its early expiry must not be extended by the cache's last refresh,
+/// which belongs to the new connection.
+#[test]
+fn offloaded_connection_replaced_on_reuse_is_not_kept_alive_by_the_cache() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        add_dest(k, "10.0.0.1:80", 1),
+        add_dest(k, "10.0.0.2:80", 1),
+    ]);
+    let c = "198.51.100.7:1000";
+    d.process(t(0.0), &syn(c, VIP));
+    d.process(t(1.0), &ack(c, VIP));
+    let rst = Packet::tcp(sa(c), sa(VIP), TcpFlags::from_letters("R").unwrap());
+    d.process(t(2.0), &rst); // CLOSE
+    let e = &d.entries()[0];
+    let ek = EntryKey {
+        template: false,
+        af: Af::Inet,
+        proto: 6,
+        client: e.client,
+        virt: e.virt,
+    };
+    assert!(d.set_offloaded(&ek, true));
+    // SYN on the CLOSE entry: rescheduled; the old entry expires at the next timer run.
+    d.process(t(3.0), &syn(c, VIP));
+    d.advance_with(t(3.5), &mut |_| Some(t(3.0)));
+    assert_eq!(d.conn_count(), 1, "only the new connection is left");
+}
