@@ -5,11 +5,12 @@
 #   make verilog — generate build/verilog/lvsnic_card.v (deterministic; checked)
 #   make lint    — verilator --lint-only -Wall on it (waivers documented in scripts/lint-verilog.sh)
 #   make synth   — optional yosys synth_xilinx estimate (slow; not in CI)
+# Benchmarks: make bench (model decisions/s), make bench-card (co-simulated card, host miss path)
 SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test deps fmt-check clippy unit bench verilog lint synth
+.PHONY: demo test deps fmt-check clippy unit bench bench-card verilog lint synth
 
 deps:
 	@scripts/deps.sh
@@ -31,6 +32,10 @@ unit:
 
 bench:
 	$(CARGO) bench -p lvsnic --bench model
+
+# Co-simulated card + host miss path figures (release build of the Verilated card; ~1-2 min).
+bench-card: deps
+	$(CARGO) bench -p lvsnic --bench card
 
 verilog: deps
 	CARGO=$(CARGO) scripts/verilog.sh

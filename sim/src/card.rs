@@ -92,6 +92,11 @@ pub struct SimCard {
     /// When set, `dma_ready` is low in cycles where `stall(cycle)` is true (back-pressure tests).
     dma_stall: Option<fn(u64) -> bool>,
     pub stats: PortStats,
+    /// Benchmark stamps, off (`None`) unless a caller enables them: the cycle of every
+    /// accepted last beat of a packet, in packet order.
+    pub last_beat_log: Option<Vec<u64>>,
+    /// Benchmark stamps, off unless enabled: every accepted DMA beat as (cycle, bus address).
+    pub dma_log: Option<Vec<(u64, u64)>>,
 }
 
 impl Default for SimCard {
@@ -115,6 +120,8 @@ impl SimCard {
             irq: false,
             dma_stall: None,
             stats: PortStats::default(),
+            last_beat_log: None,
+            dma_log: None,
         };
         c.run(4);
         c
@@ -178,8 +185,11 @@ impl SimCard {
         let pre = self.model.eval(&self.inp);
         if self.inp.s_valid[0] == 1 {
             if pre.s_ready[0] == 1 {
-                self.beats.pop_front();
+                let last = self.beats.pop_front().is_some_and(|b| b.1);
                 self.stats.beats_in += 1;
+                if let (Some(log), true) = (self.last_beat_log.as_mut(), last) {
+                    log.push(self.cycle);
+                }
             } else {
                 self.stats.stream_stalls += 1;
             }
@@ -191,6 +201,9 @@ impl SimCard {
                 self.stats.dma_errors += 1;
             }
             self.stats.dma_beats += 1;
+            if let Some(log) = self.dma_log.as_mut() {
+                log.push((self.cycle, addr));
+            }
         }
         let out = self.model.step(&self.inp, 1);
         self.cycle += 1;
