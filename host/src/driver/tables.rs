@@ -460,6 +460,8 @@ pub struct Tables {
     pub tpls: HashMap<FlowKey, TemplateEntry>,
     /// Template key by card index (learn events name the template by index).
     pub tpl_at: HashMap<u32, FlowKey>,
+    /// The reverse of `tpl_at` (constant-time upkeep instead of scanning every template).
+    tpl_idx: HashMap<FlowKey, u32>,
     /// `last_refresh` of conns the card reclaimed (aging), for the model's timer checks.
     pub reclaimed: HashMap<FlowKey, u32>,
     /// Controlled conns the card has no room for: learning stays off while any exists.
@@ -506,6 +508,7 @@ impl Tables {
             conns: HashMap::new(),
             tpls: HashMap::new(),
             tpl_at: HashMap::new(),
+            tpl_idx: HashMap::new(),
             reclaimed: HashMap::new(),
             not_installed: HashSet::new(),
             sysctl: None,
@@ -707,7 +710,9 @@ impl Tables {
                 self.conns.remove(k).is_some()
             }
             _ => {
-                self.tpl_at.retain(|_, v| v != k);
+                if let Some(i) = self.tpl_idx.remove(k) {
+                    self.tpl_at.remove(&i);
+                }
                 self.tpls.remove(k).is_some()
             }
         };
@@ -719,6 +724,20 @@ impl Tables {
             }
         }
         Ok(())
+    }
+
+    /// Record that template `key` sits at card index `idx` (both directions).
+    fn index_template(&mut self, idx: u32, key: FlowKey) {
+        if let Some(old) = self.tpl_idx.insert(key, idx) {
+            if old != idx {
+                self.tpl_at.remove(&old);
+            }
+        }
+        if let Some(prev) = self.tpl_at.insert(idx, key) {
+            if prev != key {
+                self.tpl_idx.remove(&prev);
+            }
+        }
     }
 
     /// Ensure the card holds `e`; false if the table is full.
@@ -748,8 +767,7 @@ impl Tables {
         }
         let insert = !self.tpls.contains_key(&e.key);
         if let Some(idx) = self.upsert(&e, insert, x)? {
-            self.tpl_at.retain(|_, v| *v != e.key);
-            self.tpl_at.insert(idx, e.key);
+            self.index_template(idx, e.key);
             self.tpls.insert(e.key, e);
         }
         Ok(())
@@ -850,7 +868,9 @@ impl Tables {
                 if let Some(e) = self.tpls.get(&ev.key) {
                     if dead(e.last_refresh, e.timeout_ms) {
                         self.tpls.remove(&ev.key);
-                        self.tpl_at.remove(&ev.index);
+                        if let Some(k) = self.tpl_at.remove(&ev.index) {
+                            self.tpl_idx.remove(&k);
+                        }
                     }
                 }
             }
