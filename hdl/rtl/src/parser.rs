@@ -31,12 +31,13 @@
 //! 3. L3 header truncated, version field not 4/6, IHL < 5, IPv4 total length < IHL*4 -> MALFORMED
 //! 4. IPv4 MF set or fragment offset != 0 -> FRAGMENT
 //! 5. protocol / IPv6 next header not TCP, UDP, SCTP -> UNSUPPORTED (IPv6 extension headers too)
-//! 6. L4 truncated (frame or IP length) before the ports (UDP, 4 bytes), the first chunk type
-//!    (SCTP, 13 bytes) or the flags (TCP, 14 bytes) -> MALFORMED
+//! 6. L4 header truncated (frame or IP length): UDP 8 bytes, TCP 20, SCTP 16 (common header and
+//!    the first chunk header) -> MALFORMED. A header that ends past the 96-byte window (VLAN +
+//!    40 bytes of IPv4 options + TCP) is MALFORMED too: a miss, decided by the host.
 //! 7. else OK.
 //!
 //! Not checked (the host sees such packets only if it forwards them anyway): IPv4 header checksum,
-//! frame shorter than the IP total length beyond the L4 bytes above, IPv4 options content.
+//! a frame shorter than the IP total length beyond the L4 header, IPv4 options content.
 //!
 //! # Pipeline (LATENCY = 3)
 //! * edge 0 (trigger beat): header beats + the trigger beat -> Ethernet/VLAN decode -> L3-aligned
@@ -375,12 +376,14 @@ impl Logic for Parser {
         }
         self.is_l4.next =
             (self.proto.val() == 6) | (self.proto.val() == 17) | (self.proto.val() == 132);
-        self.need.next = 4.into();
+        // The whole fixed L4 header must be there (the kernel drops shorter ones before IPVS):
+        // UDP 8, TCP 20, SCTP common header 12 + chunk header 4.
+        self.need.next = 8.into();
         if self.proto.val() == 6 {
-            self.need.next = 14.into();
+            self.need.next = 20.into();
         }
         if self.proto.val() == 132 {
-            self.need.next = 13.into();
+            self.need.next = 16.into();
         }
         self.len8.next = bit_cast::<8, 7>(self.s1_len.q.val());
         self.end_hdr.next = self.l3off.val() + self.hlen.val();
@@ -569,9 +572,9 @@ mod tests {
             return r;
         }
         let need = match proto {
-            6 => 14,
-            132 => 13,
-            _ => 4,
+            6 => 20,
+            132 => 16,
+            _ => 8,
         };
         if len < l3 + hlen + need || iplen < ip_hdr_need + need {
             return r;
