@@ -659,7 +659,8 @@ impl Tables {
                 EntryChange::Upsert(v) => (v.key, Some(v)),
                 EntryChange::Removed(k) => (k, None),
             };
-            if last.insert(k, v).is_none() && !order.contains(&k) {
+            // First time this key is seen in the batch: it keeps its first position.
+            if last.insert(k, v).is_none() {
                 order.push(k);
             }
         }
