@@ -801,13 +801,7 @@ impl Director {
                         self.expire_now(id);
                     }
                     if old_ct {
-                        return Decision {
-                            verdict: Verdict::Drop,
-                            dest: None,
-                            mark,
-                            by: None,
-                            reason: "new connection on an entry with a confirmed conntrack: dropped, client retransmits",
-                        };
+                        return decision(Verdict::Drop, mark, "new connection on an entry with a confirmed conntrack: dropped, client retransmits");
                     }
                     cp = None;
                 }
@@ -821,24 +815,19 @@ impl Director {
                 if self.sysctl.expire_nodest_conn {
                     self.expire_now(id);
                     if self.sysctl.conntrack {
-                        return Decision {
-                            verdict: Verdict::Drop,
-                            dest: None,
+                        return decision(
+                            Verdict::Drop,
                             mark,
-                            by: None,
-                            reason:
-                                "entry of a deleted real server expired; conntrack kept: dropped",
-                        };
+                            "entry of a deleted real server expired; conntrack kept: dropped",
+                        );
                     }
                     cp = None;
                 } else {
-                    return Decision {
-                        verdict: Verdict::Drop,
-                        dest: None,
+                    return decision(
+                        Verdict::Drop,
                         mark,
-                        by: None,
-                        reason: "real server of this connection was deleted",
-                    };
+                        "real server of this connection was deleted",
+                    );
                 }
             }
         }
