@@ -18,8 +18,7 @@ use lvsnic::replay::sim::DecidedOn;
 /// Packets per CI run (the issue asks for at least 100 000).
 const CI_PACKETS: usize = 100_000;
 
-/// The CI seed: fixed, so that CI is reproducible while an open mismatch exists for other seeds
-/// (see [`open_mismatch_seed_1795315921125566210`]); any seed with `LVSNIC_SEED`.
+/// The CI seed: fixed, so that CI is reproducible; any seed with `LVSNIC_SEED`.
 const CI_SEED: u64 = 2;
 
 #[test]
@@ -35,15 +34,13 @@ fn random_traffic_card_matches_model() {
     run(seed, n);
 }
 
-/// Open model/card mismatch (not yet located; the card and the driver follow
-/// docs/cache-protocol.md, the model is the reference): with this seed the host's copy of the
-/// model loses the /24 template of 198.51.102.0 for 192.0.2.10:80 before the reference model
-/// does — at trace line 3862 (t = 2173.712) the reference still uses the template (10.0.0.1),
-/// the card's host schedules a new one (10.0.0.3). 7 mismatches in 3 900 packets, 271 in
-/// 100 000. Seed 2 and another clock seed pass 100 000.
+/// Regression: with this seed the driver rewrote a card-held conn (a sysctl change flipped its
+/// `syn_miss` flag) with the model's older `last_refresh`, undoing the card's refreshes; the
+/// model then expired the conn early and released its /24 template before the kernel would
+/// (trace line 3862, t = 2173.712). Fixed in `Tables::put_conn` (the card's newer refresh is
+/// kept); unit test `rewrites_without_a_packet_keep_the_cards_newer_refresh`.
 #[test]
-#[ignore = "open model/card template-liveness mismatch: LVSNIC_SEED=1795315921125566210 LVSNIC_PACKETS=3900, first at line 3862"]
-fn open_mismatch_seed_1795315921125566210() {
+fn seed_1795315921125566210_card_refresh_survives_rewrites() {
     run(1_795_315_921_125_566_210, 3_900);
 }
 

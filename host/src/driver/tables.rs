@@ -204,6 +204,11 @@ pub fn ev_next(proto_num: u8, state: u8, fwd: FwdMethod) -> bool {
     }
 }
 
+/// Whether tick `a` is later than tick `b` (wrap-safe, like the card's own compare).
+fn newer(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
 /// Last refresh tick of a model entry: `deadline - timeout`.
 fn last_refresh(v: &EntryView, now: Time) -> u32 {
     match v.deadline {
@@ -609,21 +614,27 @@ impl Tables {
         }
         self.disabled = disabled;
         self.write_control(d, x)?;
-        // Sysctls change conn flags (syn_miss): re-derive every cached conn.
+        // Sysctls change one conn flag (syn_miss): rewrite the cached conns whose flag
+        // changes, and nothing else of them (their `last_refresh` is the card's to keep).
         if self.sysctl.as_ref() != Some(&sys) {
             if self.sysctl.is_some() {
-                let keys: Vec<FlowKey> = self.conns.keys().copied().collect();
-                let changes = keys
-                    .iter()
-                    .filter_map(|k| d.entry(&conn_entry_key(k)))
-                    .map(EntryChange::Upsert)
+                let flips: Vec<ConnEntry> = self
+                    .conns
+                    .values()
+                    .filter_map(|e| {
+                        let v = d.entry(&conn_entry_key(&e.key))?;
+                        let want = syn_miss(&v, &sys);
+                        (want != e.syn_miss).then_some(ConnEntry {
+                            syn_miss: want,
+                            ..*e
+                        })
+                    })
                     .collect();
-                self.sysctl = Some(sys);
-                let mut dd = d.clone();
-                self.mirror(changes, &mut dd, Time::ZERO, x)?;
-            } else {
-                self.sysctl = Some(sys);
+                for e in flips {
+                    self.put_conn(e, None, x)?;
+                }
             }
+            self.sysctl = Some(sys);
         }
         Ok(())
     }
@@ -678,7 +689,7 @@ impl Tables {
                 }
                 Some(v) => match conn_entry(&v, &sys, 0, now) {
                     Some(e) => {
-                        if self.put_conn(e, x)? && !v.offloaded {
+                        if self.put_conn(e, Some(ticks(now)), x)? && !v.offloaded {
                             d.set_offloaded(&k, true);
                         }
                         if !self.conns.contains_key(&fk) && v.controlled {
@@ -742,7 +753,34 @@ impl Tables {
     }
 
     /// Ensure the card holds `e`; false if the table is full.
-    fn put_conn(&mut self, e: ConnEntry, x: &mut dyn Exec) -> Result<bool, DriverError> {
+    ///
+    /// The card refreshes a conn on every hit without telling the host, so its
+    /// `last_refresh` may be newer than the shadow's. A rewrite whose `last_refresh` is not
+    /// newer than the shadow's (the model saw no packet of the flow since the last write:
+    /// a sysctl flag change, a re-arm from the card's own value) keeps the card's value —
+    /// otherwise the rewrite would move the conn's expiry back and the model, asking the card
+    /// later, would expire a live conn (and with it release its template).
+    ///
+    /// `now`: the current tick when known; an entry refreshed at `now` is as fresh as the
+    /// card's can be, so nothing is read.
+    fn put_conn(
+        &mut self,
+        mut e: ConnEntry,
+        now: Option<u32>,
+        x: &mut dyn Exec,
+    ) -> Result<bool, DriverError> {
+        if let Some(old) = self.conns.get(&e.key) {
+            if *old == e {
+                return Ok(true);
+            }
+            if now != Some(e.last_refresh) && !newer(e.last_refresh, old.last_refresh) {
+                if let Some(lr) = self.lookup_refresh(&e.key, x)? {
+                    if newer(lr, e.last_refresh) {
+                        e.last_refresh = lr;
+                    }
+                }
+            }
+        }
         match self.conns.get(&e.key) {
             Some(old) if *old == e => return Ok(true),
             Some(_) => {
@@ -885,17 +923,36 @@ impl Tables {
         x: &mut dyn Exec,
     ) -> Result<Option<u32>, DriverError> {
         if self.conns.contains_key(k) {
-            self.stats.lookups += 1;
-            match x.exec(&Command::lookup(TableId::Conn, k)?)? {
-                Ok(r) => {
-                    let e = ConnEntry::from_payload(&r.entry)?;
-                    return Ok(Some(e.last_refresh));
-                }
-                Err(CmdStatus::NotFound) => {}
-                Err(st) => return Err(cmd_err(&Command::lookup(TableId::Conn, k)?, st)),
+            if let Some(lr) = self.lookup_refresh(k, x)? {
+                return Ok(Some(lr));
             }
         }
         Ok(self.reclaimed.get(k).copied())
+    }
+
+    /// Read a cached conn's `last_refresh` from the card (`None`: the card no longer holds
+    /// it). The shadow takes the value: the model re-arms from it, and a later rewrite that
+    /// is not newer than the shadow must ask the card again (see [`Tables::put_conn`]).
+    fn lookup_refresh(
+        &mut self,
+        k: &FlowKey,
+        x: &mut dyn Exec,
+    ) -> Result<Option<u32>, DriverError> {
+        self.stats.lookups += 1;
+        let cmd = Command::lookup(TableId::Conn, k)?;
+        match x.exec(&cmd)? {
+            Ok(r) => {
+                let lr = ConnEntry::from_payload(&r.entry)?.last_refresh;
+                if let Some(s) = self.conns.get_mut(k) {
+                    if newer(lr, s.last_refresh) {
+                        s.last_refresh = lr;
+                    }
+                }
+                Ok(Some(lr))
+            }
+            Err(CmdStatus::NotFound) => Ok(None),
+            Err(st) => Err(cmd_err(&cmd, st)),
+        }
     }
 
     /// The model dest behind a card dest index.
@@ -1162,6 +1219,66 @@ pub(crate) mod tests {
         assert_eq!(x.cmds.len(), 1);
         assert_eq!(x.cmds[0].opcode, Opcode::Delete);
         assert!(t.conns.is_empty());
+    }
+
+    /// The fake card refreshes a conn as a hit would (no event to the host).
+    fn card_hit(x: &mut FakeExec, k: &FlowKey, tick: u32) {
+        let p = x.conns.get_mut(k).unwrap();
+        let mut e = ConnEntry::from_payload(p).unwrap();
+        e.last_refresh = tick;
+        *p = e.payload().unwrap();
+    }
+
+    /// A rewrite the model makes without seeing a packet (here: a sysctl flips `syn_miss`)
+    /// must keep the card's newer `last_refresh`: writing the model's older one would move
+    /// the conn's expiry back, and the model, asking the card when its timer fires, would
+    /// expire a live conn (and release its template early). Found by the random
+    /// differential test (seed 1795315921125566210).
+    #[test]
+    fn rewrites_without_a_packet_keep_the_cards_newer_refresh() {
+        let mut d = director(None);
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        let (c, v) = (sa("198.51.100.7:1000"), sa("192.0.2.10:80"));
+        let now = Time::from_secs(1);
+        let rst = TcpFlags {
+            rst: true,
+            ..TcpFlags::default()
+        };
+        d.process(now, &Packet::tcp(c, v, TcpFlags::SYN));
+        d.process(now, &Packet::tcp(c, v, TcpFlags::ACK));
+        d.process(now, &Packet::tcp(c, v, rst));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        let key = *t.conns.keys().next().unwrap();
+        assert!(t.conns[&key].syn_miss, "CLOSE with conn_reuse_mode 1");
+        card_hit(&mut x, &key, 5_000);
+        x.clear();
+        d.sysctl_mut().conn_reuse_mode = 0;
+        t.sync_config(&d, &mut x).unwrap();
+        let ops: Vec<_> = x.cmds.iter().map(|c| c.opcode).collect();
+        assert_eq!(ops, [Opcode::Lookup, Opcode::Modify], "read, then rewrite");
+        let e = ConnEntry::from_payload(&x.conns[&key]).unwrap();
+        assert!(!e.syn_miss);
+        assert_eq!(
+            e.last_refresh, 5_000,
+            "the card's refresh survives the rewrite"
+        );
+        assert_eq!(t.conns[&key].last_refresh, 5_000, "and the shadow knows it");
+        // The same sysctl again: nothing to rewrite, nothing read.
+        x.clear();
+        t.sync_config(&d, &mut x).unwrap();
+        assert!(x.cmds.is_empty(), "{:?}", x.cmds);
+        // A packet the model sees is newer than any hit: written as is, no read.
+        card_hit(&mut x, &key, 6_000);
+        let now = Time::from_secs(7);
+        d.process(now, &Packet::tcp(c, v, TcpFlags::ACK));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        assert!(x.cmds.iter().all(|c| c.opcode != Opcode::Lookup));
+        let e = ConnEntry::from_payload(&x.conns[&key]).unwrap();
+        assert_eq!(e.last_refresh, 7_000);
     }
 
     #[test]
