@@ -281,8 +281,8 @@ fn frame_tcp(src: [u8; 4], sport: u16, syn: bool) -> Vec<u8> {
     v
 }
 
-#[test]
-fn pcap_replay() {
+/// A small capture: SYN, ACK, ARP, ACK of an unknown flow, a truncated SYN.
+fn small_capture() -> String {
     let mut arp = vec![0xff; 6];
     arp.extend_from_slice(&[
         2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1,
@@ -312,7 +312,12 @@ fn pcap_replay() {
         w.write_packet(&PcapPacket::new(*ts, f.len() as u32, f))
             .unwrap();
     }
-    let pcap = scratch("replay.pcap", &w.into_writer());
+    scratch("replay.pcap", &w.into_writer())
+}
+
+#[test]
+fn pcap_replay() {
+    let pcap = small_capture();
     let ipvs = scratch("pcap.ipvs", ONE_SERVICE.as_bytes());
     let o = lvsnic(&["replay", "--ipvs", &ipvs, "--pcap", &pcap]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -329,4 +334,30 @@ fn pcap_replay() {
         "{}",
         stderr(&o)
     );
+}
+
+/// The same capture on the co-simulated card: the same decisions, each with who made it.
+#[cfg(feature = "sim")]
+#[test]
+fn pcap_replay_on_the_sim_backend() {
+    let pcap = small_capture();
+    let ipvs = scratch("pcap-sim.ipvs", ONE_SERVICE.as_bytes());
+    let o = lvsnic(&[
+        "replay",
+        "--ipvs",
+        &ipvs,
+        "--pcap",
+        &pcap,
+        "--backend",
+        "sim",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want = "\
+{\"i\":0,\"t\":0.0,\"verdict\":\"forward\",\"dest\":\"10.0.0.1:80\",\"mark\":0,\"by\":\"scheduler\",\"backend\":\"host\"}
+{\"i\":1,\"t\":0.5,\"verdict\":\"forward\",\"dest\":\"10.0.0.1:80\",\"mark\":0,\"by\":\"conn\",\"backend\":\"card\"}
+{\"i\":2,\"t\":1.0,\"verdict\":\"local\",\"dest\":null,\"mark\":0,\"by\":null,\"reason\":\"ARP\",\"backend\":\"host\"}
+{\"i\":3,\"t\":2.25,\"verdict\":\"local\",\"dest\":null,\"mark\":0,\"by\":null,\"backend\":\"host\"}
+{\"i\":4,\"t\":3.0,\"verdict\":\"local\",\"dest\":null,\"mark\":0,\"by\":null,\"reason\":\"truncated\",\"backend\":\"host\"}
+";
+    assert_eq!(stdout(&o), want);
 }

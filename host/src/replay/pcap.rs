@@ -90,11 +90,14 @@ impl Link {
 }
 
 /// One captured packet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CapturedPacket {
     /// Nanoseconds since the first packet of the capture.
     pub t_ns: u64,
     pub packet: Result<Packet, Skip>,
+    /// The captured bytes when the link is Ethernet: what a card replay sends to the card's
+    /// parser (other links get a frame rebuilt from `packet`).
+    pub ether: Option<Vec<u8>>,
 }
 
 impl CapturedPacket {
@@ -277,6 +280,7 @@ fn parse_pcap(data: &[u8]) -> Result<Capture, PcapFileError> {
         cap.packets.push(CapturedPacket {
             t_ns,
             packet: parse_frame(link, &raw.data),
+            ether: (link == Link::Ethernet).then(|| raw.data.to_vec()),
         });
     }
     Ok(cap)
@@ -359,9 +363,11 @@ fn parse_pcapng(data: &[u8]) -> Result<Capture, PcapFileError> {
             tsresol_to_ns(ts_raw, tsresol)
         };
         let t_ns = clock.rel(abs);
+        let link = Link::of(idb.linktype);
         cap.packets.push(CapturedPacket {
             t_ns,
-            packet: parse_frame(Link::of(idb.linktype), frame),
+            packet: parse_frame(link, frame),
+            ether: (link == Link::Ethernet).then(|| frame.to_vec()),
         });
     }
     Ok(cap)

@@ -42,7 +42,18 @@ impl DecidedOn {
 
 /// One output line with the backend key appended.
 pub fn format_line(i: u64, t: f64, d: &Decision, on: DecidedOn) -> String {
-    let mut s = output::format_line(i, t, d, None);
+    format_line_with(i, t, d, None, on)
+}
+
+/// [`format_line`] with the model backend's optional `reason` (skipped capture frames).
+pub fn format_line_with(
+    i: u64,
+    t: f64,
+    d: &Decision,
+    reason: Option<&str>,
+    on: DecidedOn,
+) -> String {
+    let mut s = output::format_line(i, t, d, reason);
     s.pop();
     s.push_str(&format!(",\"backend\":\"{}\"}}", on.name()));
     s
@@ -57,12 +68,13 @@ fn through_card<D: PacketPort>(
     card: &mut Card<D>,
     d: &mut Director,
     p: &Packet,
+    frame: &[u8],
     t: Time,
     next_id: &mut u32,
 ) -> Result<(Decision, DecidedOn), DriverError> {
     let id = *next_id;
     *next_id = next_id.wrapping_add(1);
-    card.bar.dev().send_frame(&card::frame(p));
+    card.bar.dev().send_frame(frame);
     let mut verdict = None;
     let mut learned = false;
     let mut cycles = 0u32;
@@ -182,7 +194,9 @@ pub fn run_events_card<D: PacketPort>(
                     card.mirror(&mut director, t).map_err(ce)?;
                     (dec, DecidedOn::Host)
                 } else {
-                    through_card(&mut card, &mut director, p, t, &mut next_id).map_err(ce)?
+                    let frame = card::frame(p);
+                    through_card(&mut card, &mut director, p, &frame, t, &mut next_id)
+                        .map_err(ce)?
                 };
                 summary.count(&dec);
                 if let Some(v) = decisions.as_deref_mut() {
@@ -217,6 +231,82 @@ pub fn run_events_card<D: PacketPort>(
     Ok(summary)
 }
 
+/// Run a parsed capture through a card. Ethernet frames reach the card's parser as captured;
+/// frames of other links are rebuilt as Ethernet frames from the parsed packet. Frames the
+/// host cannot parse (`Skip`) are not IPVS traffic: the host stack gets them, as in the model
+/// backend, without crossing the card. The card's clock counts 1 ms ticks, so a capture's
+/// sub-millisecond timing is rounded down on the card (docs/cache-protocol.md).
+pub fn run_capture_card<D: PacketPort>(
+    dev: D,
+    mut director: Director,
+    cap: &super::pcap::Capture,
+    source_name: &str,
+    out: &mut dyn Write,
+    mut decisions: Option<&mut Vec<(usize, Decision, DecidedOn)>>,
+) -> Result<Summary, ReplayError> {
+    director.enable_journal();
+    let mut card =
+        Card::init(dev, &director).map_err(|e| ReplayError::Card(format!("card init: {e}")))?;
+    let mut summary = Summary::default();
+    if cap.truncated_tail {
+        summary.warnings.push(format!(
+            "{source_name}: the capture ends inside packet {}; that partial record was ignored",
+            cap.packets.len()
+        ));
+    }
+    let mut next_id = 0u32;
+    for (n, cp) in cap.packets.iter().enumerate() {
+        let t = Time(cp.t_ns);
+        let ce = |e| ReplayError::Card(format!("{source_name}: packet {n}: {e}"));
+        let (dec, on, reason) = match cp.packet {
+            Ok(p) => {
+                card.set_tick(t).map_err(ce)?;
+                card.advance(&mut director, t).map_err(ce)?;
+                card.drain(&mut director, None).map_err(ce)?;
+                let (dec, on) = if card::host_only(&p) {
+                    let dec = director.process(t, &p);
+                    card.mirror(&mut director, t).map_err(ce)?;
+                    (dec, DecidedOn::Host)
+                } else {
+                    let rebuilt;
+                    let frame = match &cp.ether {
+                        Some(f) => f.as_slice(),
+                        None => {
+                            rebuilt = card::frame(&p);
+                            &rebuilt
+                        }
+                    };
+                    through_card(&mut card, &mut director, &p, frame, t, &mut next_id)
+                        .map_err(ce)?
+                };
+                (dec, on, None)
+            }
+            Err(skip) => {
+                let dec = Decision {
+                    verdict: Verdict::Local,
+                    dest: None,
+                    mark: 0,
+                    by: None,
+                    reason: "not parsed",
+                };
+                let reason = skip.to_string();
+                *summary.skipped.entry(reason.clone()).or_default() += 1;
+                (dec, DecidedOn::Host, Some(reason))
+            }
+        };
+        summary.count(&dec);
+        if let Some(v) = decisions.as_deref_mut() {
+            v.push((n, dec, on));
+        }
+        let mut line = format_line_with(n as u64, cp.t(), &dec, reason.as_deref(), on);
+        line.push('\n');
+        out.write_all(line.as_bytes())
+            .map_err(ReplayError::Output)?;
+    }
+    out.flush().map_err(ReplayError::Output)?;
+    Ok(summary)
+}
+
 /// `lvsnic replay --backend sim`: load the configuration and run the trace through a fresh
 /// co-simulated card.
 #[cfg(feature = "sim")]
@@ -228,10 +318,24 @@ pub fn run_sim(
     let path = match &opts.input {
         super::Input::Trace(p) => p,
         super::Input::Pcap(p) => {
-            return Err(ReplayError::Card(format!(
-                "{}: the sim backend replays traces (--trace), not captures",
-                p.display()
-            )))
+            let name = p.display().to_string();
+            let data = std::fs::read(p).map_err(|err| ReplayError::Read {
+                path: name.clone(),
+                err,
+            })?;
+            let cap = super::pcap::parse_capture(&data).map_err(|e| ReplayError::Pcap {
+                path: name.clone(),
+                msg: e.to_string(),
+            })?;
+            let director = super::load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+            return run_capture_card(
+                lvsnic_sim::SimCard::new(),
+                director,
+                &cap,
+                &name,
+                out,
+                decisions,
+            );
         }
     };
     let name = path.display().to_string();
