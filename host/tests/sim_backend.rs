@@ -1,105 +1,29 @@
 //! The co-simulated card + driver against the model: every scenario must give the same verdict
 //! and dest for every packet; targeted cases exercise what only the card decides (template
 //! learning, conn-hit refresh, deleted real server drop, quiescent template miss).
-//! On a mismatch the packet, both decisions and the VCD path (set `LVSNIC_VCD`) are printed.
+//! On a mismatch the packet, both decisions, the state behind it and a waveform path are printed.
 
 #![cfg(feature = "sim")]
 
 use std::path::{Path, PathBuf};
 
-use lvsnic::model::Decision;
-use lvsnic::replay::sim::{run_events_card, DecidedOn};
-use lvsnic::replay::{load_config, run_events, trace};
+use common::{run_both, Run};
+use lvsnic::replay::sim::DecidedOn;
+
+mod common;
 
 fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
 }
 
-struct Run {
-    model: Vec<serde_json::Value>,
-    card: Vec<(usize, Decision, DecidedOn)>,
-    text: String,
-}
-
 fn run(ipvs: &str, marks: Option<&str>, sysctls: &[&str], trace_text: &str) -> Run {
-    let dir = std::env::temp_dir().join(format!(
-        "lvsnic-sim-{}-{}",
-        std::process::id(),
-        std::thread::current()
-            .name()
-            .unwrap_or("t")
-            .replace("::", "_")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ipvs_p = dir.join("r.ipvs");
-    std::fs::write(&ipvs_p, ipvs).unwrap();
-    let marks_v: Vec<PathBuf> = marks
-        .map(|m| {
-            let p = dir.join("r.marks");
-            std::fs::write(&p, m).unwrap();
-            vec![p]
-        })
-        .unwrap_or_default();
-    let sys: Vec<String> = sysctls.iter().map(|s| s.to_string()).collect();
-    let d = load_config(&ipvs_p, &marks_v, &sys).unwrap();
-    let events = trace::parse_trace(trace_text, "trace").unwrap();
-    let mut out = Vec::new();
-    run_events(d.clone(), &events, "trace", &mut out).unwrap();
-    let model = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let mut card = Vec::new();
-    let mut out = Vec::new();
-    if let Err(e) = run_events_card(
-        lvsnic_sim::SimCard::new(),
-        d,
-        &events,
-        "trace",
-        &mut out,
-        Some(&mut card),
-    ) {
-        panic!(
-            "card backend failed: {e}\n(decisions so far: {card:#?})\nVCD: {}",
-            vcd_hint()
-        );
-    }
-    Run {
-        model,
-        card,
-        text: trace_text.to_string(),
-    }
-}
-
-fn vcd_hint() -> String {
-    std::env::var("LVSNIC_VCD").unwrap_or_else(|_| "set LVSNIC_VCD=path to dump one".into())
+    let d = common::director("sim", ipvs, marks, sysctls);
+    run_both(d, trace_text, "sim_backend")
 }
 
 /// Same verdict and dest for every packet; returns who decided each.
 fn same(r: &Run) -> Vec<DecidedOn> {
-    assert_eq!(r.model.len(), r.card.len(), "packet count");
-    let lines: Vec<&str> = r.text.split('\n').collect();
-    let mut errs = Vec::new();
-    for (m, (line, d, on)) in r.model.iter().zip(&r.card) {
-        let dest = d.dest.map(|a| a.to_string());
-        if m["verdict"] != d.verdict.name() || m["dest"].as_str().map(String::from) != dest {
-            errs.push(format!(
-                "line {}: {}\n  model: {m}\n  card ({}): {d:?}",
-                line + 1,
-                lines.get(*line).unwrap_or(&"?"),
-                on.name()
-            ));
-        }
-    }
-    assert!(
-        errs.is_empty(),
-        "{} mismatch(es):\n{}\nVCD: {}",
-        errs.len(),
-        errs.join("\n"),
-        vcd_hint()
-    );
-    r.card.iter().map(|c| c.2).collect()
+    common::same(r, "sim_backend")
 }
 
 fn scenario(name: &str) -> Vec<DecidedOn> {

@@ -221,12 +221,22 @@ pub fn run_events(
     source_name: &str,
     out: &mut dyn Write,
 ) -> Result<Summary, ReplayError> {
+    run_events_on(&mut director, events, source_name, out)
+}
+
+/// [`run_events`] on a director the caller keeps (to inspect its state afterwards).
+pub fn run_events_on(
+    director: &mut Director,
+    events: &[trace::Event],
+    source_name: &str,
+    out: &mut dyn Write,
+) -> Result<Summary, ReplayError> {
     let err = |line: usize, msg: String| TraceError {
         source_name: source_name.to_string(),
         line: line + 1,
         msg,
     };
-    let steps = prepare(&director, events, source_name)?;
+    let steps = prepare(director, events, source_name)?;
     // 3. Run.
     let mut summary = Summary::default();
     for (ev, step) in events.iter().zip(&steps) {
@@ -239,8 +249,7 @@ pub fn run_events(
             }
             Step::Nothing => {}
             other => {
-                apply_step(&mut director, ev.time, other)
-                    .map_err(|m| err(ev.line, refused(ev, &m)))?;
+                apply_step(director, ev.time, other).map_err(|m| err(ev.line, refused(ev, &m)))?;
                 match other {
                     Step::Ipvs(_) => summary.ipvsadm_events += 1,
                     Step::Mark(_) => summary.iptables_events += 1,

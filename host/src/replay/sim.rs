@@ -153,22 +153,76 @@ fn through_card<D: PacketPort>(
     }
 }
 
+/// Debugging options of a card replay.
+#[derive(Clone, Debug, Default)]
+pub struct CardRunOpts {
+    /// Dump the card's waveform to this VCD file from the first event at or after this
+    /// (0-based) trace line.
+    pub vcd: Option<(std::path::PathBuf, usize)>,
+    /// Stop after the event of this trace line (the card and the model are left as they are
+    /// then, for inspection).
+    pub stop_after: Option<usize>,
+}
+
+impl CardRunOpts {
+    /// `LVSNIC_VCD=path` (and `LVSNIC_VCD_FROM=line`, 1-based, default 1).
+    pub fn from_env() -> CardRunOpts {
+        CardRunOpts {
+            vcd: std::env::var("LVSNIC_VCD").ok().map(|p| {
+                let from = std::env::var("LVSNIC_VCD_FROM")
+                    .ok()
+                    .and_then(|l| l.parse::<usize>().ok())
+                    .unwrap_or(1);
+                (p.into(), from.saturating_sub(1))
+            }),
+            stop_after: None,
+        }
+    }
+}
+
+/// A card replay's end state: the driver (with the card) and its model.
+pub struct CardRun<D: PacketPort> {
+    pub card: Card<D>,
+    pub director: Director,
+    pub summary: Summary,
+}
+
 /// Run parsed trace events through a card. `decisions` receives every packet's
-/// (trace line, decision, who decided).
+/// (trace line, decision, who decided). `LVSNIC_VCD` / `LVSNIC_VCD_FROM` dump a waveform.
 pub fn run_events_card<D: PacketPort>(
+    dev: D,
+    director: Director,
+    events: &[trace::Event],
+    source_name: &str,
+    out: &mut dyn Write,
+    decisions: Option<&mut Vec<(usize, Decision, DecidedOn)>>,
+) -> Result<Summary, ReplayError> {
+    let opts = CardRunOpts::from_env();
+    run_events_card_with(dev, director, events, source_name, out, decisions, &opts)
+        .map(|r| r.summary)
+}
+
+/// [`run_events_card`] with explicit debugging options; returns the end state.
+pub fn run_events_card_with<D: PacketPort>(
     dev: D,
     mut director: Director,
     events: &[trace::Event],
     source_name: &str,
     out: &mut dyn Write,
     mut decisions: Option<&mut Vec<(usize, Decision, DecidedOn)>>,
-) -> Result<Summary, ReplayError> {
+    opts: &CardRunOpts,
+) -> Result<CardRun<D>, ReplayError> {
     let steps = prepare(&director, events, source_name)?;
     director.enable_journal();
+    let open = |dev: &mut D, path: &std::path::Path| {
+        dev.open_vcd(path)
+            .map_err(|e| ReplayError::Card(format!("VCD {}: {e}", path.display())))
+    };
     let mut dev = dev;
-    if let Ok(path) = std::env::var("LVSNIC_VCD") {
-        dev.open_vcd(std::path::Path::new(&path))
-            .map_err(|e| ReplayError::Card(format!("LVSNIC_VCD={path}: {e}")))?;
+    let mut vcd = opts.vcd.clone();
+    // From the first line: the waveform includes the card's initialisation.
+    if let Some((path, _)) = vcd.take_if(|(_, from)| *from == 0) {
+        open(&mut dev, &path)?;
     }
     let mut card =
         Card::init(dev, &director).map_err(|e| ReplayError::Card(format!("card init: {e}")))?;
@@ -181,6 +235,9 @@ pub fn run_events_card<D: PacketPort>(
     let mut summary = Summary::default();
     let mut next_id = 0u32;
     for (ev, step) in events.iter().zip(&steps) {
+        if let Some((path, _)) = vcd.take_if(|(_, from)| ev.line >= *from) {
+            open(card.bar.dev(), &path)?;
+        }
         let t = ev.time;
         let ce = |e| card_err(ev.line, source_name, e);
         match step {
@@ -226,9 +283,16 @@ pub fn run_events_card<D: PacketPort>(
                 }
             }
         }
+        if opts.stop_after.is_some_and(|l| ev.line >= l) {
+            break;
+        }
     }
     out.flush().map_err(ReplayError::Output)?;
-    Ok(summary)
+    Ok(CardRun {
+        card,
+        director,
+        summary,
+    })
 }
 
 /// Run a parsed capture through a card. Ethernet frames reach the card's parser as captured;

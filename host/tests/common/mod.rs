@@ -3,13 +3,20 @@
 
 #![allow(dead_code)]
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
-use lvsnic::driver::card::{self, Card, Handled, PacketPort, KIND_DROP, KIND_FORWARD, KIND_MISS};
+use lvsnic::driver::card::{
+    self, BarExec, Card, Handled, PacketPort, KIND_DROP, KIND_FORWARD, KIND_MISS,
+};
+use lvsnic::driver::tables::Exec;
 use lvsnic::model::{Decision, Director, Packet, Time, Verdict};
 use lvsnic::replay::pcap::{parse_frame, Link};
-use lvsnic::replay::sim::{run_events_card, DecidedOn};
-use lvsnic::replay::{load_config, run_events, trace};
+use lvsnic::replay::sim::{run_events_card, run_events_card_with, CardRun, CardRunOpts, DecidedOn};
+use lvsnic::replay::{load_config, run_events, run_events_on, trace};
+use lvsnic_abi::entries::TableEntry;
+use lvsnic_abi::records::Command;
+use lvsnic_abi::{ConnEntry, FlowKey, TableId, TemplateEntry};
 use lvsnic_sim::SimCard;
 
 /// A scratch directory unique to this process and test thread.
@@ -44,8 +51,19 @@ pub fn director(tag: &str, ipvs: &str, marks: Option<&str>, sysctls: &[&str]) ->
     d
 }
 
-pub fn vcd_hint() -> String {
-    std::env::var("LVSNIC_VCD").unwrap_or_else(|_| "set LVSNIC_VCD=path to dump one".into())
+/// Lines of trace before the first mismatch that the automatic waveform covers.
+pub const VCD_LINES_BEFORE: usize = 50;
+
+/// Where the automatic waveform of a failing test goes.
+fn vcd_path() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "lvsnic-mismatch-{}-{}.vcd",
+        std::process::id(),
+        std::thread::current()
+            .name()
+            .unwrap_or("t")
+            .replace("::", "_")
+    ))
 }
 
 /// Both backends' decisions for one trace.
@@ -54,6 +72,8 @@ pub struct Run {
     pub card: Vec<(usize, Decision, DecidedOn)>,
     pub text: String,
     pub card_secs: f64,
+    /// The configuration both started from (a failure re-runs the trace from it).
+    pub director: Director,
 }
 
 /// Replay `trace_text` through the model and through a fresh sim card. `ctx` (e.g. the seed)
@@ -75,7 +95,7 @@ pub fn run_both_on(card: lvsnic_sim::SimCard, d: Director, trace_text: &str, ctx
     let mut dec = Vec::new();
     let mut out = std::io::sink();
     let t0 = std::time::Instant::now();
-    if let Err(e) = run_events_card(card, d, &events, "trace", &mut out, Some(&mut dec)) {
+    if let Err(e) = run_events_card(card, d.clone(), &events, "trace", &mut out, Some(&mut dec)) {
         let last = dec.last().map(|x| format!("{x:?}")).unwrap_or_default();
         let lines: Vec<&str> = trace_text.split('\n').collect();
         let next_line = dec
@@ -84,10 +104,14 @@ pub fn run_both_on(card: lvsnic_sim::SimCard, d: Director, trace_text: &str, ctx
             .and_then(|l| lines.get(l..(l + 3).min(lines.len())))
             .map(|l| l.join("\n"))
             .unwrap_or_default();
+        // A waveform of the run up to the failure (a fresh card, same configuration).
+        let from = dec.last().map(|x| x.0).unwrap_or(0);
+        let (path, _) = rerun_card(&d, &events, from.saturating_sub(VCD_LINES_BEFORE), None);
         panic!(
-            "{ctx}: card backend failed after {} packets: {e}\nlast decision: {last}\nnext trace lines:\n{next_line}\nVCD: {}",
+            "{ctx}: card backend failed after {} packets: {e}\nlast decision: {last}\nnext trace lines:\n{next_line}\nVCD (from trace line {}): {}",
             dec.len(),
-            vcd_hint()
+            from.saturating_sub(VCD_LINES_BEFORE) + 1,
+            path.display()
         );
     }
     Run {
@@ -95,20 +119,161 @@ pub fn run_both_on(card: lvsnic_sim::SimCard, d: Director, trace_text: &str, ctx
         card: dec,
         text: trace_text.to_string(),
         card_secs: t0.elapsed().as_secs_f64(),
+        director: d,
     }
 }
 
+/// Run the trace through a fresh sim card again, dumping a waveform from trace line `from`
+/// (0-based), stopping after line `stop` if given.
+fn rerun_card(
+    d: &Director,
+    events: &[trace::Event],
+    from: usize,
+    stop: Option<usize>,
+) -> (PathBuf, Result<CardRun<SimCard>, String>) {
+    let path = std::env::var("LVSNIC_VCD")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| vcd_path());
+    let opts = CardRunOpts {
+        vcd: Some((path.clone(), from)),
+        stop_after: stop,
+    };
+    let r = run_events_card_with(
+        SimCard::new(),
+        d.clone(),
+        events,
+        "trace",
+        &mut std::io::sink(),
+        None,
+        &opts,
+    )
+    .map_err(|e| e.to_string());
+    (path, r)
+}
+
+/// Same prefix (IPv4 /24, IPv6 /64): the entries worth showing next to a packet.
+fn near(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => a.octets()[..3] == b.octets()[..3],
+        (IpAddr::V6(a), IpAddr::V6(b)) => a.octets()[..8] == b.octets()[..8],
+        _ => false,
+    }
+}
+
+fn entries_near(d: &Director, c: IpAddr) -> String {
+    let v: Vec<String> = d
+        .entries()
+        .into_iter()
+        .filter(|e| near(e.client.ip(), c))
+        .take(24)
+        .map(|e| {
+            format!(
+                "    {} {:?} {} -> {} -> {} {} expires_in {:?} n_control {}",
+                if e.template { "template" } else { "conn" },
+                e.proto,
+                e.client,
+                e.virt,
+                e.dest,
+                e.state,
+                e.expires_in,
+                e.n_control
+            )
+        })
+        .collect();
+    if v.is_empty() {
+        "    (none)".into()
+    } else {
+        v.join("\n")
+    }
+}
+
+/// The state behind the first mismatch at trace line `line` (0-based): both models' entries
+/// of the packet's client network, what the card holds for them, and a waveform of the last
+/// [`VCD_LINES_BEFORE`] lines.
+pub fn diagnose(r: &Run, line: usize) -> String {
+    let events = trace::parse_trace(&r.text, "trace").unwrap();
+    let Some(idx) = events.iter().position(|e| e.line == line) else {
+        return format!("(no event at line {})", line + 1);
+    };
+    let trace::EventKind::Packet(p) = events[idx].kind else {
+        return format!("(line {} is not a packet)", line + 1);
+    };
+    let mut reference = r.director.clone();
+    run_events_on(
+        &mut reference,
+        &events[..=idx],
+        "trace",
+        &mut std::io::sink(),
+    )
+    .unwrap();
+    let from = line.saturating_sub(VCD_LINES_BEFORE);
+    let (path, cr) = rerun_card(&r.director, &events, from, Some(line));
+    let mut s = format!(
+        "state after line {} (packet {p:?}):\n  reference model, entries of {}'s network:\n{}\n",
+        line + 1,
+        p.src.ip(),
+        entries_near(&reference, p.src.ip())
+    );
+    match cr {
+        Ok(mut cr) => {
+            s.push_str(&format!(
+                "  the card's model (host side):\n{}\n  the card's tables (read back):\n",
+                entries_near(&cr.director, p.src.ip())
+            ));
+            let mut keys: Vec<(TableId, FlowKey)> = cr
+                .card
+                .tables
+                .conns
+                .keys()
+                .map(|k| (TableId::Conn, *k))
+                .chain(cr.card.tables.tpls.keys().map(|k| (TableId::Template, *k)))
+                .filter(|(_, k)| near(k.caddr, p.src.ip()))
+                .collect();
+            keys.sort_by_key(|(t, k)| (*t as u8, k.caddr, k.cport));
+            keys.truncate(24);
+            for (t, k) in keys {
+                let got = Command::lookup(t, &k)
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| {
+                        BarExec(&mut cr.card.bar)
+                            .exec(&c)
+                            .map_err(|e| e.to_string())
+                    });
+                let shown = match (t, got) {
+                    (TableId::Conn, Ok(Ok(r))) => {
+                        format!("{:?}", ConnEntry::from_payload(&r.entry))
+                    }
+                    (_, Ok(Ok(r))) => format!("{:?}", TemplateEntry::from_payload(&r.entry)),
+                    (_, Ok(Err(st))) => format!("{st:?}"),
+                    (_, Err(e)) => e,
+                };
+                s.push_str(&format!("    {t:?} {k:?}: {shown}\n"));
+            }
+        }
+        Err(e) => s.push_str(&format!("  (the re-run failed: {e})\n")),
+    }
+    s.push_str(&format!(
+        "VCD (trace lines {}..={}): {}",
+        from + 1,
+        line + 1,
+        path.display()
+    ));
+    s
+}
+
 /// Same verdict and dest for every packet; returns who decided each. Prints at most 20
-/// mismatches (all are counted).
+/// mismatches (all are counted), the state behind the first and a waveform of the run up to it.
 pub fn same(r: &Run, ctx: &str) -> Vec<DecidedOn> {
     assert_eq!(r.model.len(), r.card.len(), "{ctx}: packet count");
     let lines: Vec<&str> = r.text.split('\n').collect();
     let mut errs = Vec::new();
+    let mut first = None;
     let mut n = 0;
     for (m, (line, d, on)) in r.model.iter().zip(&r.card) {
         let dest = d.dest.map(|a| a.to_string());
         if m["verdict"] != d.verdict.name() || m["dest"].as_str().map(String::from) != dest {
             n += 1;
+            first.get_or_insert(*line);
             if errs.len() < 20 {
                 errs.push(format!(
                     "line {}: {}\n  model: {m}\n  card ({}): {d:?}",
@@ -119,13 +284,14 @@ pub fn same(r: &Run, ctx: &str) -> Vec<DecidedOn> {
             }
         }
     }
-    assert!(
-        n == 0,
-        "{ctx}: {n} mismatch(es) (first {}):\n{}\nVCD: {}",
-        errs.len(),
-        errs.join("\n"),
-        vcd_hint()
-    );
+    if let Some(line) = first {
+        panic!(
+            "{ctx}: {n} mismatch(es) (first {}):\n{}\n{}",
+            errs.len(),
+            errs.join("\n"),
+            diagnose(r, line)
+        );
+    }
     r.card.iter().map(|c| c.2).collect()
 }
 
