@@ -16,7 +16,7 @@ deps:
 	@scripts/deps.sh
 
 demo: deps
-	$(CARGO) run --release -q -p lvsnic -- replay --backend sim \
+	$(CARGO) run --release -q -p lvsnic -- replay --backend sim --verify \
 		--ipvs examples/demo.ipvs --marks examples/demo.marks --trace examples/demo.jsonl
 
 test: deps fmt-check clippy unit lint

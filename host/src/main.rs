@@ -76,6 +76,11 @@ struct ReplayArgs {
     /// Which implementation decides.
     #[arg(long, value_enum, default_value_t = Backend::Model)]
     backend: Backend,
+    /// With `--backend sim`: read the card's registers and connection/template tables back
+    /// after every configuration event and at the end, and compare them with what the driver
+    /// wrote; any difference is an error naming the entry.
+    #[arg(long)]
+    verify: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -108,12 +113,25 @@ fn main() -> ExitCode {
                 sysctls: a.sysctl,
                 input,
             };
+            if a.verify && a.backend == Backend::Model {
+                return fail(&"--verify reads a card back: it needs --backend sim");
+            }
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let result = match a.backend {
                 Backend::Model => replay::run(&opts, &mut out),
                 #[cfg(feature = "sim")]
-                Backend::Sim => replay::sim::run_sim(&opts, &mut out, None),
+                Backend::Sim => {
+                    let run = replay::sim::CardRunOpts {
+                        verify: if a.verify {
+                            replay::sim::Verify::AfterConfigChanges
+                        } else {
+                            replay::sim::Verify::Off
+                        },
+                        ..replay::sim::CardRunOpts::from_env()
+                    };
+                    replay::sim::run_sim(&opts, &run, &mut out, None)
+                }
             };
             match result {
                 Ok(summary) => {

@@ -361,3 +361,36 @@ fn pcap_replay_on_the_sim_backend() {
 ";
     assert_eq!(stdout(&o), want);
 }
+
+/// `--verify` reads the card back; the model has no card to read.
+#[cfg(feature = "sim")]
+#[test]
+fn verify_reads_the_card_back_and_needs_the_sim_backend() {
+    let pcap = small_capture();
+    let ipvs = scratch("verify.ipvs", ONE_SERVICE.as_bytes());
+    let o = lvsnic(&["replay", "--ipvs", &ipvs, "--pcap", &pcap, "--verify"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--verify"), "{}", stderr(&o));
+    let trace = scratch(
+        "verify.jsonl",
+        b"{\"t\":0.0,\"proto\":\"tcp\",\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}\n\
+{\"t\":1.0,\"ipvsadm\":\"-e -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 0\"}\n\
+{\"t\":2.0,\"proto\":\"tcp\",\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"A\"}\n",
+    );
+    let o = lvsnic(&[
+        "replay",
+        "--ipvs",
+        &ipvs,
+        "--trace",
+        &trace,
+        "--backend",
+        "sim",
+        "--verify",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("verify: 2 read-back passes"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -132,6 +132,7 @@ fn capture_through_the_card_matches_the_model() {
         "capture",
         &mut out,
         Some(&mut dec),
+        true,
     )
     .unwrap_or_else(|e| panic!("LVSNIC_SEED={seed}: card replay failed: {e}"));
     let lines: Vec<serde_json::Value> = String::from_utf8(out)

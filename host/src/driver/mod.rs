@@ -6,7 +6,9 @@
 //! * [`bar`] — register access through bounds-checked helpers named by the ABI, and the ID
 //!   block check (the driver refuses a card whose ABI hash differs);
 //! * [`ring`] — the card → host record ring (phase bit, consumer doorbell, re-arm);
-//! * [`cmd`] — the MMIO command interface (table writes, inserts, deletes, reads).
+//! * [`cmd`] — the MMIO command interface (table writes, inserts, deletes, reads);
+//! * [`tables`] — the table manager (shadow, delta programming, the journal mirror);
+//! * [`verify`] — read-back verification of the registers and hash tables.
 
 pub mod bar;
 pub mod card;
@@ -16,6 +18,7 @@ pub mod ring;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod tables;
+pub mod verify;
 
 pub use bar::{Bar, CardInfo};
 pub use device::{Device, MemDevice};

@@ -430,7 +430,7 @@ impl LearnRegs {
             ),
         }
     }
-    fn get(&self, proto: u8) -> (u32, u8, bool) {
+    pub(crate) fn get(&self, proto: u8) -> (u32, u8, bool) {
         match proto {
             6 => self.tcp,
             132 => self.sctp,
@@ -439,7 +439,7 @@ impl LearnRegs {
     }
 }
 
-fn flags_word(state: u8, ev_next: bool) -> u32 {
+pub(crate) fn flags_word(state: u8, ev_next: bool) -> u32 {
     state as u32 | (ev_next as u32) << 9
 }
 

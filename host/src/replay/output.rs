@@ -81,6 +81,9 @@ pub struct Summary {
     pub sysctl_events: u64,
     /// Things the user should know (e.g. a capture cut short).
     pub warnings: Vec<String>,
+    /// Card read-back passes (`--verify`) and the registers and entries they compared.
+    pub verify_passes: u64,
+    pub verified: u64,
 }
 
 impl Summary {
@@ -123,7 +126,15 @@ impl fmt::Display for Summary {
             f,
             "events applied: ipvsadm {}, iptables {}, sysctl {}",
             self.ipvsadm_events, self.iptables_events, self.sysctl_events
-        )
+        )?;
+        if self.verify_passes > 0 {
+            write!(
+                f,
+                "\nverify: {} read-back passes, {} registers and entries compared, no difference",
+                self.verify_passes, self.verified
+            )?;
+        }
+        Ok(())
     }
 }
 

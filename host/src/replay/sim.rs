@@ -162,6 +162,19 @@ pub struct CardRunOpts {
     /// Stop after the event of this trace line (the card and the model are left as they are
     /// then, for inspection).
     pub stop_after: Option<usize>,
+    /// When to read the card back (`driver::verify`); a difference is an error.
+    pub verify: Verify,
+}
+
+/// When a card replay reads the card back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Verify {
+    #[default]
+    Off,
+    /// Once, after the last event.
+    AtEnd,
+    /// After every configuration event, and at the end (`lvsnic replay --verify`).
+    AfterConfigChanges,
 }
 
 impl CardRunOpts {
@@ -176,8 +189,31 @@ impl CardRunOpts {
                 (p.into(), from.saturating_sub(1))
             }),
             stop_after: None,
+            verify: Verify::Off,
         }
     }
+}
+
+/// One read-back pass (`--verify`): count it, or fail naming every difference.
+fn verify_pass<D: PacketPort>(
+    card: &mut Card<D>,
+    summary: &mut Summary,
+    at: &str,
+) -> Result<(), ReplayError> {
+    let r = card
+        .verify()
+        .map_err(|e| ReplayError::Card(format!("{at}: read-back: {e}")))?;
+    if !r.is_clean() {
+        return Err(ReplayError::Card(format!(
+            "{at}: the card differs from what the driver wrote ({} of {} read back):\n  {}",
+            r.diffs.len(),
+            r.checked,
+            r.diffs.join("\n  ")
+        )));
+    }
+    summary.verify_passes += 1;
+    summary.verified += r.checked as u64;
+    Ok(())
 }
 
 /// A card replay's end state: the driver (with the card) and its model.
@@ -276,6 +312,10 @@ pub fn run_events_card_with<D: PacketPort>(
                     })
                 })?;
                 card.config_changed(&mut director, t).map_err(ce)?;
+                if opts.verify == Verify::AfterConfigChanges {
+                    let at = format!("{source_name}:{}", ev.line + 1);
+                    verify_pass(&mut card, &mut summary, &at)?;
+                }
                 match other {
                     Step::Ipvs(_) => summary.ipvsadm_events += 1,
                     Step::Mark(_) => summary.iptables_events += 1,
@@ -286,6 +326,9 @@ pub fn run_events_card_with<D: PacketPort>(
         if opts.stop_after.is_some_and(|l| ev.line >= l) {
             break;
         }
+    }
+    if opts.verify != Verify::Off {
+        verify_pass(&mut card, &mut summary, &format!("{source_name}: end"))?;
     }
     out.flush().map_err(ReplayError::Output)?;
     Ok(CardRun {
@@ -307,6 +350,7 @@ pub fn run_capture_card<D: PacketPort>(
     source_name: &str,
     out: &mut dyn Write,
     mut decisions: Option<&mut Vec<(usize, Decision, DecidedOn)>>,
+    verify: bool,
 ) -> Result<Summary, ReplayError> {
     director.enable_journal();
     let mut card =
@@ -367,6 +411,9 @@ pub fn run_capture_card<D: PacketPort>(
         out.write_all(line.as_bytes())
             .map_err(ReplayError::Output)?;
     }
+    if verify {
+        verify_pass(&mut card, &mut summary, &format!("{source_name}: end"))?;
+    }
     out.flush().map_err(ReplayError::Output)?;
     Ok(summary)
 }
@@ -376,6 +423,7 @@ pub fn run_capture_card<D: PacketPort>(
 #[cfg(feature = "sim")]
 pub fn run_sim(
     opts: &super::Options,
+    run: &CardRunOpts,
     out: &mut dyn Write,
     decisions: Option<&mut Vec<(usize, Decision, DecidedOn)>>,
 ) -> Result<Summary, ReplayError> {
@@ -399,6 +447,7 @@ pub fn run_sim(
                 &name,
                 out,
                 decisions,
+                run.verify != Verify::Off,
             );
         }
     };
@@ -409,14 +458,16 @@ pub fn run_sim(
     })?;
     let events = trace::parse_trace(&text, &name)?;
     let director = super::load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
-    run_events_card(
+    run_events_card_with(
         lvsnic_sim::SimCard::new(),
         director,
         &events,
         &name,
         out,
         decisions,
+        run,
     )
+    .map(|r| r.summary)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use lvsnic::driver::card::{
 use lvsnic::driver::tables::Exec;
 use lvsnic::model::{Decision, Director, Packet, Time, Verdict};
 use lvsnic::replay::pcap::{parse_frame, Link};
-use lvsnic::replay::sim::{run_events_card, run_events_card_with, CardRun, CardRunOpts, DecidedOn};
+use lvsnic::replay::sim::{run_events_card_with, CardRun, CardRunOpts, DecidedOn, Verify};
 use lvsnic::replay::{load_config, run_events, run_events_on, trace};
 use lvsnic_abi::entries::TableEntry;
 use lvsnic_abi::records::Command;
@@ -95,7 +95,29 @@ pub fn run_both_on(card: lvsnic_sim::SimCard, d: Director, trace_text: &str, ctx
     let mut dec = Vec::new();
     let mut out = std::io::sink();
     let t0 = std::time::Instant::now();
-    if let Err(e) = run_events_card(card, d.clone(), &events, "trace", &mut out, Some(&mut dec)) {
+    // Read the card back after every configuration change of a short trace, and at the end
+    // of a long one (each pass looks every cached entry up).
+    let config_events = events
+        .iter()
+        .filter(|e| !matches!(e.kind, trace::EventKind::Packet(_)))
+        .count();
+    let opts = CardRunOpts {
+        verify: if config_events <= 50 {
+            Verify::AfterConfigChanges
+        } else {
+            Verify::AtEnd
+        },
+        ..CardRunOpts::from_env()
+    };
+    if let Err(e) = run_events_card_with(
+        card,
+        d.clone(),
+        &events,
+        "trace",
+        &mut out,
+        Some(&mut dec),
+        &opts,
+    ) {
         let last = dec.last().map(|x| format!("{x:?}")).unwrap_or_default();
         let lines: Vec<&str> = trace_text.split('\n').collect();
         let next_line = dec
@@ -137,6 +159,7 @@ fn rerun_card(
     let opts = CardRunOpts {
         vcd: Some((path.clone(), from)),
         stop_after: stop,
+        verify: Verify::Off,
     };
     let r = run_events_card_with(
         SimCard::new(),
