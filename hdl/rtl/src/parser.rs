@@ -39,7 +39,11 @@
 //! 6. L4 header truncated (frame or IP length): UDP 8 bytes, TCP 20, SCTP 16 (common header and
 //!    the first chunk header) -> MALFORMED. A header that ends past the 96-byte window (VLAN +
 //!    40 bytes of IPv4 options + TCP) is MALFORMED too: a miss, decided by the host.
-//! 7. else OK.
+//! 7. L4 length fields the host's packet parser refuses (it slices the IP payload strictly):
+//!    TCP data offset < 5 or the TCP header (data offset * 4) longer than the IP payload; UDP
+//!    length field not 0 and < 8 or longer than the IP payload -> MALFORMED. The IP payload is
+//!    IPv4 total length - IHL*4, or the IPv6 payload length.
+//! 8. else OK.
 //!
 //! Not checked (the host sees such packets only if it forwards them anyway): IPv4 header checksum,
 //! IPv4 options content.
@@ -49,7 +53,7 @@
 //!   74-byte window, ethertype, header byte count (at most 96), frame byte count.
 //! * edge 1: L3 decode (addresses, protocol, IHL), IP end vs frame length, L4-aligned 14-byte
 //!   window (16:1 mux on IHL), verdict.
-//! * edge 2: ports, flags, chunk type -> output registers.
+//! * edge 2: ports, flags, chunk type, TCP data offset / UDP length checks -> output registers.
 
 use crate::common::{default_array, front_index_consts};
 use rust_hdl::prelude::*;
@@ -184,6 +188,11 @@ pub struct Parser {
     s2_src: DFF<Bits<128>>,
     s2_dst: DFF<Bits<128>>,
     s2_l4: DFF<Bits<L4_BITS>>,
+    s2_l4len: DFF<Bits<16>>,
+    // stage 3 combinational
+    doff: Signal<Local, Bits<16>>,
+    ulen: Signal<Local, Bits<16>>,
+    l4_bad: Signal<Local, Bit>,
     // ---- stage 3 (outputs) ----
     o_valid: DFF<Bit>,
     o_id: DFF<Bits<16>>,
@@ -279,6 +288,10 @@ impl Default for Parser {
             s2_src: Default::default(),
             s2_dst: Default::default(),
             s2_l4: Default::default(),
+            s2_l4len: Default::default(),
+            doff: Default::default(),
+            ulen: Default::default(),
+            l4_bad: Default::default(),
             o_valid: Default::default(),
             o_id: Default::default(),
             o_verdict: Default::default(),
@@ -301,8 +314,8 @@ impl Logic for Parser {
         dff_setup!(
             self, clock, beat, len, flen, id, s1_valid, s1_id, s1_len, s1_flen, s1_vlan, s1_et,
             s1_l3, s2_valid, s2_id, s2_verdict, s2_af, s2_vlan, s2_proto, s2_src, s2_dst, s2_l4,
-            o_valid, o_id, o_verdict, o_af, o_vlan, o_proto, o_src, o_dst, o_sport, o_dport,
-            o_flags, o_chunk
+            s2_l4len, o_valid, o_id, o_verdict, o_af, o_vlan, o_proto, o_src, o_dst, o_sport,
+            o_dport, o_flags, o_chunk
         );
         self.in_ready.next = true;
 
@@ -489,11 +502,28 @@ impl Logic for Parser {
             .q
             .val()
             .get_bits::<L4_BITS>(self.shamt.val().index());
+        // IP payload length (only used when the verdict is OK, so iplen >= ip_need_l4)
+        self.s2_l4len.d.next = self.iplen.val() - self.ip_need_hdr.val();
 
         // ---------------- stage 3: L4 fields ----------------
         self.o_valid.d.next = self.s2_valid.q.val();
         self.o_id.d.next = self.s2_id.q.val();
+        // TCP data offset (byte 12, high nibble) * 4 and the UDP length (bytes 4..5) must fit
+        // the IP payload, as the host's parser requires.
+        self.doff.next = bit_cast::<16, 4>(self.s2_l4.q.val().get_bits::<4>(12)) << 2;
+        self.ulen.next = self.s2_l4.q.val().get_bits::<16>(64);
+        self.l4_bad.next = false;
+        if self.s2_proto.q.val() == 6 {
+            self.l4_bad.next = (self.doff.val() < 20) | (self.doff.val() > self.s2_l4len.q.val());
+        }
+        if self.s2_proto.q.val() == 17 {
+            self.l4_bad.next = (self.ulen.val() != 0)
+                & ((self.ulen.val() < 8) | (self.ulen.val() > self.s2_l4len.q.val()));
+        }
         self.o_verdict.d.next = self.s2_verdict.q.val();
+        if (self.s2_verdict.q.val() == 0) & self.l4_bad.val() {
+            self.o_verdict.d.next = 4.into(); // VERDICT_MALFORMED
+        }
         self.o_af.d.next = self.s2_af.q.val();
         self.o_vlan.d.next = self.s2_vlan.q.val();
         self.o_proto.d.next = self.s2_proto.q.val();
@@ -628,6 +658,20 @@ mod tests {
         if len < l3 + hlen + need || iplen < ip_hdr_need + need {
             return r;
         }
+        let l4 = l3 + hlen;
+        let l4len = iplen - ip_hdr_need;
+        if proto == 6 {
+            let doff = (p[l4 + 12] >> 4) as usize * 4;
+            if doff < 20 || doff > l4len {
+                return r;
+            }
+        }
+        if proto == 17 {
+            let ulen = be(&p[l4 + 4..l4 + 6]) as usize;
+            if ulen != 0 && (ulen < 8 || ulen > l4len) {
+                return r;
+            }
+        }
         r.verdict = VERDICT_OK;
         r.proto = proto;
         if is6 {
@@ -637,7 +681,6 @@ mod tests {
             r.src = addr(&p[l3 + 12..l3 + 16]);
             r.dst = addr(&p[l3 + 16..l3 + 20]);
         }
-        let l4 = l3 + hlen;
         r.sport = be(&p[l4..l4 + 2]) as u16;
         r.dport = be(&p[l4 + 2..l4 + 4]) as u16;
         r.chunk = if proto == 132 { p[l4 + 12] } else { 0 };
@@ -716,7 +759,19 @@ mod tests {
             let et = [0x0806u16, 0x8100, 0x88a8, 0x0000][rng.below(4) as usize];
             p.extend_from_slice(&et.to_be_bytes());
         }
+        let l4_at = p.len();
         p.extend(rand_bytes(rng, l4len + payload));
+        if rng.chance(85) {
+            // mostly valid TCP data offset / UDP length (else random)
+            let l4 = l4len + payload;
+            if proto == 6 {
+                let doff = 5 + rng.below((l4 / 4).min(15) as u64 - 4) as u8;
+                p[l4_at + 12] = doff << 4 | (p[l4_at + 12] & 15);
+            } else if proto == 17 {
+                let ulen = if rng.chance(10) { 0 } else { l4 as u16 };
+                p[l4_at + 4..l4_at + 6].copy_from_slice(&ulen.to_be_bytes());
+            }
+        }
         if rng.chance(12) {
             // Ethernet padding (or trailer) after the IP packet
             let n = 1 + rng.below(50) as usize;
@@ -898,7 +953,13 @@ mod tests {
             h[9] = proto;
             p.extend_from_slice(&h);
         }
+        let at = p.len();
         p.extend(rand_bytes(rng, l4));
+        if proto == 6 {
+            p[at + 12] = 0x50; // data offset 5
+        } else if proto == 17 {
+            p[at + 4..at + 6].copy_from_slice(&(l4 as u16).to_be_bytes());
+        }
         p
     }
 
@@ -956,9 +1017,10 @@ mod tests {
                 g[at..at + 2].copy_from_slice(&(len + 1).to_be_bytes());
                 add(&mut pkts, g, false);
                 if payload > 0 {
+                    // (the UDP length then exceeds the IP payload: MALFORMED, rule 7)
                     let mut g = f.clone();
                     g[at..at + 2].copy_from_slice(&(len - 1).to_be_bytes());
-                    add(&mut pkts, g, fits);
+                    add(&mut pkts, g, fits && proto != 17);
                 }
             }
         }
@@ -975,6 +1037,51 @@ mod tests {
             hist[VERDICT_MALFORMED as usize] + hist[VERDICT_OK as usize],
             want.len()
         );
+    }
+
+    /// TCP data offset and UDP length against the IP payload (rule 7): every data offset with
+    /// TCP payloads of 0, 4 and 40 bytes, and UDP lengths 0, 1..8, the IP payload and one more.
+    #[test]
+    fn parser_tcp_data_offset_and_udp_length() {
+        let mut rng = FrontRng(0x0bad_f00d_1e57_0002);
+        let mut pkts = vec![];
+        let mut ok = 0;
+        for v6 in [false, true] {
+            for payload in [0usize, 4, 40] {
+                for doff in 0..16usize {
+                    let mut f = frame(&mut rng, v6, false, 5, 6, payload);
+                    let at = f.len() - payload - 20;
+                    f[at + 12] = (doff as u8) << 4;
+                    let good = doff >= 5 && doff * 4 <= 20 + payload;
+                    let want = if good { VERDICT_OK } else { VERDICT_MALFORMED };
+                    assert_eq!(
+                        reference(&f, 0).verdict,
+                        want,
+                        "TCP doff {doff} + {payload}"
+                    );
+                    ok += good as usize;
+                    pkts.push(f);
+                }
+                let l4 = 8 + payload;
+                for ulen in [0usize, 1, 4, 7, 8, 9, l4, l4 + 1, 0xffff] {
+                    let mut f = frame(&mut rng, v6, true, 5, 17, payload);
+                    let at = f.len() - l4;
+                    f[at + 4..at + 6].copy_from_slice(&(ulen as u16).to_be_bytes());
+                    let good = ulen == 0 || (8..=l4).contains(&ulen);
+                    let want = if good { VERDICT_OK } else { VERDICT_MALFORMED };
+                    assert_eq!(
+                        reference(&f, 0).verdict,
+                        want,
+                        "UDP length {ulen} + {payload}"
+                    );
+                    ok += good as usize;
+                    pkts.push(f);
+                }
+            }
+        }
+        let hist = drive(&mut rng, 15, &pkts);
+        assert_eq!(hist[VERDICT_OK as usize], ok);
+        assert_eq!(hist[VERDICT_MALFORMED as usize], pkts.len() - ok);
     }
 
     #[test]
