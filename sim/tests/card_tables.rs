@@ -211,6 +211,79 @@ fn back_to_back_packets_one_beat_per_clock_one_verdict_each_in_order() {
     }
 }
 
+/// The UDP frame of [`udp_frame`] with `payload` more bytes (IP and UDP lengths saying so),
+/// then `pad` bytes of Ethernet padding, and an IPv4 total length `short` bytes longer than the
+/// frame holds.
+fn udp_frame_len(sport: u16, payload: usize, pad: usize, short: u16) -> Vec<u8> {
+    let mut f = udp_frame(sport);
+    f.extend((0..payload).map(|i| i as u8));
+    let tot = 28 + payload as u16;
+    f[16..18].copy_from_slice(&(tot + short).to_be_bytes());
+    f[38..40].copy_from_slice(&(8 + payload as u16).to_be_bytes());
+    f.extend(std::iter::repeat_n(0u8, pad));
+    f
+}
+
+/// Frames of many lengths back to back: one beat per clock, and every verdict 27 clocks
+/// (`TOTAL_LATENCY`) after the frame's last beat, also for frames longer than the parser's
+/// 96-byte header window (the parser decides at the last beat, where it knows the frame's
+/// length). A frame shorter than its IPv4 total length misses `Unparsed`; a padded one is
+/// parsed (`NoService`: no service is configured).
+#[test]
+fn verdicts_come_27_clocks_after_the_last_beat_for_every_frame_length() {
+    let mut c = SimCard::new();
+    c.reg_write(off("CTRL", "CONTROL", 0), 1);
+    // (payload, padding, IP length beyond the frame)
+    let shapes = [
+        (0usize, 0usize, 0u16),
+        (0, 18, 0),
+        (0, 0, 1),
+        (60, 0, 0),
+        (60, 0, 1),
+        (61, 3, 0),
+        (200, 0, 0),
+        (200, 0, 8),
+        (1458, 0, 0),
+        (1458, 0, 1),
+        (1458, 7, 0),
+        (3, 0, 0),
+        (0, 0, 100),
+    ];
+    c.last_beat_log = Some(Vec::new());
+    let beats0 = c.stats.beats_in;
+    let mut beats = 0;
+    for (k, &(payload, pad, short)) in shapes.iter().enumerate() {
+        let f = udp_frame_len(3000 + k as u16, payload, pad, short);
+        beats += f.len().div_ceil(8) as u64;
+        c.send(&f);
+    }
+    let mut v = vec![];
+    for _ in 0..(beats + 100) {
+        c.tick();
+        while let Some(x) = c.take_verdict() {
+            v.push(x);
+        }
+    }
+    assert_eq!(c.stats.beats_in - beats0, beats);
+    assert_eq!(c.stats.stream_stalls, 0, "one beat per clock");
+    let last = c.last_beat_log.take().unwrap();
+    assert_eq!(v.len(), shapes.len());
+    for (k, (x, &(payload, pad, short))) in v.iter().zip(&shapes).enumerate() {
+        assert_eq!(x.pkt_id, k as u32);
+        assert_eq!(
+            x.cycle - last[k],
+            27,
+            "frame {k}: {payload} + {pad} padding"
+        );
+        let want = if short > 0 {
+            MissReason::Unparsed
+        } else {
+            MissReason::NoService
+        };
+        assert_eq!(x.reason, want as u8, "frame {k}: IP length + {short}");
+    }
+}
+
 #[test]
 fn a_table_command_stops_the_stream_drains_and_loses_no_packet() {
     let mut c = SimCard::new();

@@ -10,11 +10,13 @@
 //! `in_valid` may drop in the middle of a packet (idle beats are skipped).
 //!
 //! # Output
-//! The header of a packet is its first [`HDR_BEATS`] beats (96 bytes: enough for Eth 14 + VLAN 4 +
-//! IPv4 60 + TCP flags 14 = 92). The *trigger* beat of a packet is its `in_last` beat or its
-//! `HDR_BEATS`-th beat, whichever comes first. `out_valid` is high for one cycle exactly
-//! [`LATENCY`] cycles after the cycle in which the trigger beat was accepted, with the record of that
-//! packet. Beats after the trigger beat are dropped until `in_last`.
+//! The header of a packet is its first [`HDR_BEATS`] beats (96 bytes: Ethernet, VLAN tag, IPv4
+//! header and L4 header fit unless a VLAN tag and long IPv4 options leave no room, see rule 6).
+//! Later beats are not kept, only counted: the parser knows the frame's byte count (saturating at
+//! 2^17, beyond any IP length) when its last beat comes. The *trigger* beat of a packet is its
+//! `in_last` beat, also for frames longer than the header window, so the verdict can compare
+//! the frame with its IP length. `out_valid` is high for one cycle exactly [`LATENCY`] cycles
+//! after the cycle in which the trigger beat was accepted, with the record of that packet.
 //!
 //! `out_verdict` is one of the `VERDICT_*` constants. Fields (`out_af` .. `out_sctp_chunk`) are
 //! meaningful only when the verdict is [`VERDICT_OK`] (on other verdicts they are don't-care).
@@ -28,22 +30,30 @@
 //! # Verdict (first rule that applies)
 //! 1. fewer bytes than the Ethernet (+VLAN) header -> MALFORMED
 //! 2. ethertype (after one 0x8100 tag) neither 0x0800 nor 0x86DD -> NOT_IP
-//! 3. L3 header truncated, version field not 4/6, IHL < 5, IPv4 total length < IHL*4 -> MALFORMED
+//! 3. L3 header truncated, version field not 4/6, IHL < 5, IPv4 total length < IHL*4, or the
+//!    frame shorter than its IP length: L2 header + IPv4 total length, L2 header + 40 + IPv6
+//!    payload length (the kernel drops these in `ip_rcv_core` / `ipv6_rcv`) -> MALFORMED. A frame
+//!    longer than that (Ethernet padding) is fine: the kernel trims it.
 //! 4. IPv4 MF set or fragment offset != 0 -> FRAGMENT
 //! 5. protocol / IPv6 next header not TCP, UDP, SCTP -> UNSUPPORTED (IPv6 extension headers too)
 //! 6. L4 header truncated (frame or IP length): UDP 8 bytes, TCP 20, SCTP 16 (common header and
 //!    the first chunk header) -> MALFORMED. A header that ends past the 96-byte window (VLAN +
 //!    40 bytes of IPv4 options + TCP) is MALFORMED too: a miss, decided by the host.
-//! 7. else OK.
+//! 7. L4 length fields the host's packet parser refuses (it slices the IP payload strictly):
+//!    TCP data offset < 5 or the TCP header (data offset * 4) longer than the IP payload; UDP
+//!    length field not 0 and < 8 or longer than the IP payload -> MALFORMED. The IP payload is
+//!    IPv4 total length - IHL*4, or the IPv6 payload length.
+//! 8. else OK.
 //!
 //! Not checked (the host sees such packets only if it forwards them anyway): IPv4 header checksum,
-//! a frame shorter than the IP total length beyond the L4 header, IPv4 options content.
+//! IPv4 options content.
 //!
 //! # Pipeline (LATENCY = 3)
 //! * edge 0 (trigger beat): header beats + the trigger beat -> Ethernet/VLAN decode -> L3-aligned
-//!   74-byte window, ethertype, byte count.
-//! * edge 1: L3 decode (addresses, protocol, IHL), L4-aligned 14-byte window (16:1 mux on IHL), verdict.
-//! * edge 2: ports, flags, chunk type -> output registers.
+//!   74-byte window, ethertype, header byte count (at most 96), frame byte count.
+//! * edge 1: L3 decode (addresses, protocol, IHL), IP end vs frame length, L4-aligned 14-byte
+//!   window (16:1 mux on IHL), verdict.
+//! * edge 2: ports, flags, chunk type, TCP data offset / UDP length checks -> output registers.
 
 use crate::common::{default_array, front_index_consts};
 use rust_hdl::prelude::*;
@@ -54,6 +64,10 @@ pub const LATENCY: usize = 3;
 pub const DATA_BITS: usize = 64;
 /// Beats of a packet captured as its header.
 pub const HDR_BEATS: usize = 12;
+/// Width of the frame byte counter; it stops at 2^(FLEN_BITS-1) bytes, more than the largest
+/// IP end (VLAN 18 + IPv6 40 + 65,535).
+const FLEN_BITS: usize = 18;
+const _: () = assert!(FLEN_BITS == 18); // `get_bit(17)` in `update` is the saturation bit
 const HDR_BITS: usize = DATA_BITS * HDR_BEATS;
 /// Bytes of the L3-aligned window (IPv4 60-byte header + 14 L4 bytes).
 const L3_BITS: usize = 74 * 8;
@@ -115,11 +129,13 @@ pub struct Parser {
     kbeat: [Constant<Bits<4>>; HDR_BEATS],
     beat: DFF<Bits<4>>,
     len: DFF<Bits<7>>,
+    flen: DFF<Bits<FLEN_BITS>>,
     id: DFF<Bits<16>>,
     hdr: [DFF<Bits<64>>; HDR_BEATS],
     hnext: [Signal<Local, Bits<64>>; HDR_BEATS],
     nb: Signal<Local, Bits<7>>,
     len_now: Signal<Local, Bits<7>>,
+    flen_now: Signal<Local, Bits<FLEN_BITS>>,
     capture: Signal<Local, Bit>,
     trigger: Signal<Local, Bit>,
     cur: Signal<Local, Bits<HDR_BITS>>,
@@ -129,6 +145,7 @@ pub struct Parser {
     s1_valid: DFF<Bit>,
     s1_id: DFF<Bits<16>>,
     s1_len: DFF<Bits<7>>,
+    s1_flen: DFF<Bits<FLEN_BITS>>,
     s1_vlan: DFF<Bit>,
     s1_et: DFF<Bits<16>>,
     s1_l3: DFF<Bits<L3_BITS>>,
@@ -152,6 +169,9 @@ pub struct Parser {
     end_l4: Signal<Local, Bits<8>>,
     ip_need_hdr: Signal<Local, Bits<16>>,
     ip_need_l4: Signal<Local, Bits<16>>,
+    ip_base: Signal<Local, Bits<8>>,
+    ip_end: Signal<Local, Bits<FLEN_BITS>>,
+    short: Signal<Local, Bit>,
     shamt: Signal<Local, Bits<10>>,
     verdict: Signal<Local, Bits<3>>,
     src4: Signal<Local, Bits<128>>,
@@ -168,6 +188,11 @@ pub struct Parser {
     s2_src: DFF<Bits<128>>,
     s2_dst: DFF<Bits<128>>,
     s2_l4: DFF<Bits<L4_BITS>>,
+    s2_l4len: DFF<Bits<16>>,
+    // stage 3 combinational
+    doff: Signal<Local, Bits<16>>,
+    ulen: Signal<Local, Bits<16>>,
+    l4_bad: Signal<Local, Bit>,
     // ---- stage 3 (outputs) ----
     o_valid: DFF<Bit>,
     o_id: DFF<Bits<16>>,
@@ -207,11 +232,13 @@ impl Default for Parser {
             kbeat: front_index_consts(),
             beat: Default::default(),
             len: Default::default(),
+            flen: Default::default(),
             id: Default::default(),
             hdr: default_array(),
             hnext: default_array(),
             nb: Default::default(),
             len_now: Default::default(),
+            flen_now: Default::default(),
             capture: Default::default(),
             trigger: Default::default(),
             cur: Default::default(),
@@ -220,6 +247,7 @@ impl Default for Parser {
             s1_valid: Default::default(),
             s1_id: Default::default(),
             s1_len: Default::default(),
+            s1_flen: Default::default(),
             s1_vlan: Default::default(),
             s1_et: Default::default(),
             s1_l3: Default::default(),
@@ -242,6 +270,9 @@ impl Default for Parser {
             end_l4: Default::default(),
             ip_need_hdr: Default::default(),
             ip_need_l4: Default::default(),
+            ip_base: Default::default(),
+            ip_end: Default::default(),
+            short: Default::default(),
             shamt: Default::default(),
             verdict: Default::default(),
             src4: Default::default(),
@@ -257,6 +288,10 @@ impl Default for Parser {
             s2_src: Default::default(),
             s2_dst: Default::default(),
             s2_l4: Default::default(),
+            s2_l4len: Default::default(),
+            doff: Default::default(),
+            ulen: Default::default(),
+            l4_bad: Default::default(),
             o_valid: Default::default(),
             o_id: Default::default(),
             o_verdict: Default::default(),
@@ -277,9 +312,10 @@ impl Logic for Parser {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, beat, len, id, s1_valid, s1_id, s1_len, s1_vlan, s1_et, s1_l3, s2_valid,
-            s2_id, s2_verdict, s2_af, s2_vlan, s2_proto, s2_src, s2_dst, s2_l4, o_valid, o_id,
-            o_verdict, o_af, o_vlan, o_proto, o_src, o_dst, o_sport, o_dport, o_flags, o_chunk
+            self, clock, beat, len, flen, id, s1_valid, s1_id, s1_len, s1_flen, s1_vlan, s1_et,
+            s1_l3, s2_valid, s2_id, s2_verdict, s2_af, s2_vlan, s2_proto, s2_src, s2_dst, s2_l4,
+            s2_l4len, o_valid, o_id, o_verdict, o_af, o_vlan, o_proto, o_src, o_dst, o_sport,
+            o_dport, o_flags, o_chunk
         );
         self.in_ready.next = true;
 
@@ -292,9 +328,18 @@ impl Logic for Parser {
                 self.nb.next = bit_cast::<7, 4>(self.in_nbytes.val());
             }
         }
-        self.len_now.next = self.len.q.val() + self.nb.val();
         self.capture.next = self.in_valid.val() & (self.beat.q.val() < 12);
-        self.trigger.next = self.capture.val() & (self.in_last.val() | (self.beat.q.val() == 11));
+        // header bytes (at most 96: beats past the window are not captured)
+        self.len_now.next = self.len.q.val();
+        if self.capture.val() {
+            self.len_now.next = self.len.q.val() + self.nb.val();
+        }
+        // frame bytes, saturating
+        self.flen_now.next = self.flen.q.val() + bit_cast::<FLEN_BITS, 7>(self.nb.val());
+        if self.flen.q.val().get_bit(17) {
+            self.flen_now.next = self.flen.q.val();
+        }
+        self.trigger.next = self.in_valid.val() & self.in_last.val();
         for i in 0..HDR_BEATS {
             self.hdr[i].clock.next = self.clock.val();
             self.hnext[i].next = self.hdr[i].q.val();
@@ -302,6 +347,13 @@ impl Logic for Parser {
                 self.hnext[i].next = self.in_data.val();
             }
             self.hdr[i].d.next = self.hnext[i].val();
+        }
+        if self.in_valid.val() {
+            if self.in_last.val() {
+                self.flen.d.next = 0.into();
+            } else {
+                self.flen.d.next = self.flen_now.val();
+            }
         }
         if self.in_valid.val() {
             if self.in_last.val() {
@@ -334,6 +386,7 @@ impl Logic for Parser {
         self.s1_valid.d.next = self.trigger.val();
         self.s1_id.d.next = self.id.q.val();
         self.s1_len.d.next = self.len_now.val();
+        self.s1_flen.d.next = self.flen_now.val();
         self.s1_vlan.d.next = self.vlan.val();
         if self.vlan.val() {
             self.s1_et.d.next = self.cur.val().get_bits::<16>(624);
@@ -370,10 +423,16 @@ impl Logic for Parser {
         if self.is6.val() {
             self.end_min.next = self.l3off.val() + 40;
             self.ip_need_hdr.next = 0.into();
+            self.ip_base.next = self.end_min.val();
         } else {
             self.end_min.next = self.l3off.val() + 20;
             self.ip_need_hdr.next = bit_cast::<16, 8>(self.hlen.val());
+            self.ip_base.next = self.l3off.val();
         }
+        // The frame must hold what the IP header claims (padding after it is fine).
+        self.ip_end.next = bit_cast::<FLEN_BITS, 16>(self.iplen.val())
+            + bit_cast::<FLEN_BITS, 8>(self.ip_base.val());
+        self.short.next = self.s1_flen.q.val() < self.ip_end.val();
         self.is_l4.next =
             (self.proto.val() == 6) | (self.proto.val() == 17) | (self.proto.val() == 132);
         // The whole fixed L4 header must be there (the kernel drops shorter ones before IPVS):
@@ -400,6 +459,7 @@ impl Logic for Parser {
             | !self.ver_ok.val()
             | (self.len8.val() < self.end_hdr.val())
             | (self.iplen.val() < self.ip_need_hdr.val())
+            | self.short.val()
         {
             self.verdict.next = 4.into(); // VERDICT_MALFORMED
         } else if self.frag_bad.val() {
@@ -442,11 +502,28 @@ impl Logic for Parser {
             .q
             .val()
             .get_bits::<L4_BITS>(self.shamt.val().index());
+        // IP payload length (only used when the verdict is OK, so iplen >= ip_need_l4)
+        self.s2_l4len.d.next = self.iplen.val() - self.ip_need_hdr.val();
 
         // ---------------- stage 3: L4 fields ----------------
         self.o_valid.d.next = self.s2_valid.q.val();
         self.o_id.d.next = self.s2_id.q.val();
+        // TCP data offset (byte 12, high nibble) * 4 and the UDP length (bytes 4..5) must fit
+        // the IP payload, as the host's parser requires.
+        self.doff.next = bit_cast::<16, 4>(self.s2_l4.q.val().get_bits::<4>(12)) << 2;
+        self.ulen.next = self.s2_l4.q.val().get_bits::<16>(64);
+        self.l4_bad.next = false;
+        if self.s2_proto.q.val() == 6 {
+            self.l4_bad.next = (self.doff.val() < 20) | (self.doff.val() > self.s2_l4len.q.val());
+        }
+        if self.s2_proto.q.val() == 17 {
+            self.l4_bad.next = (self.ulen.val() != 0)
+                & ((self.ulen.val() < 8) | (self.ulen.val() > self.s2_l4len.q.val()));
+        }
         self.o_verdict.d.next = self.s2_verdict.q.val();
+        if (self.s2_verdict.q.val() == 0) & self.l4_bad.val() {
+            self.o_verdict.d.next = 4.into(); // VERDICT_MALFORMED
+        }
         self.o_af.d.next = self.s2_af.q.val();
         self.o_vlan.d.next = self.s2_vlan.q.val();
         self.o_proto.d.next = self.s2_proto.q.val();
@@ -560,7 +637,9 @@ mod tests {
             }
             (ihl * 4, be(&p[l3 + 2..l3 + 4]) as usize, p[l3 + 9], ihl * 4)
         };
-        if len < l3 + hlen || iplen < ip_hdr_need {
+        // the frame must hold the whole IP packet (L2 + total length, L2 + 40 + payload length)
+        let ip_end = l3 + if is6 { 40 } else { 0 } + iplen;
+        if len < l3 + hlen || iplen < ip_hdr_need || pkt.len() < ip_end {
             return r;
         }
         if !is6 && be(&p[l3 + 6..l3 + 8]) & 0x3fff != 0 {
@@ -579,6 +658,20 @@ mod tests {
         if len < l3 + hlen + need || iplen < ip_hdr_need + need {
             return r;
         }
+        let l4 = l3 + hlen;
+        let l4len = iplen - ip_hdr_need;
+        if proto == 6 {
+            let doff = (p[l4 + 12] >> 4) as usize * 4;
+            if doff < 20 || doff > l4len {
+                return r;
+            }
+        }
+        if proto == 17 {
+            let ulen = be(&p[l4 + 4..l4 + 6]) as usize;
+            if ulen != 0 && (ulen < 8 || ulen > l4len) {
+                return r;
+            }
+        }
         r.verdict = VERDICT_OK;
         r.proto = proto;
         if is6 {
@@ -588,7 +681,6 @@ mod tests {
             r.src = addr(&p[l3 + 12..l3 + 16]);
             r.dst = addr(&p[l3 + 16..l3 + 20]);
         }
-        let l4 = l3 + hlen;
         r.sport = be(&p[l4..l4 + 2]) as u16;
         r.dport = be(&p[l4 + 2..l4 + 4]) as u16;
         r.chunk = if proto == 132 { p[l4 + 12] } else { 0 };
@@ -615,7 +707,13 @@ mod tests {
             _ => [0u8, 43, 44, 58][rng.below(4) as usize],
         };
         let l4len = 20 + rng.below(8) as usize;
-        let payload = rng.below(24) as usize;
+        let payload = if rng.chance(8) {
+            rng.below(1500) as usize
+        } else {
+            rng.below(24) as usize
+        };
+        // where the IP length field is (to claim more than the frame holds)
+        let mut len_at = None;
         if kind < 45 {
             p.extend_from_slice(&[0x08, 0x00]);
             let ihl = if rng.chance(5) {
@@ -632,6 +730,7 @@ mod tests {
             };
             h[2] = (tot >> 8) as u8;
             h[3] = tot as u8;
+            len_at = Some(p.len() + 2);
             let frag: u16 = match rng.below(12) {
                 0 => 0x2000,
                 1 => rng.below(0x2000) as u16,
@@ -653,13 +752,42 @@ mod tests {
             };
             h[4] = (pl >> 8) as u8;
             h[5] = pl as u8;
+            len_at = Some(p.len() + 4);
             h[6] = proto;
             p.extend_from_slice(&h);
         } else {
             let et = [0x0806u16, 0x8100, 0x88a8, 0x0000][rng.below(4) as usize];
             p.extend_from_slice(&et.to_be_bytes());
         }
+        let l4_at = p.len();
         p.extend(rand_bytes(rng, l4len + payload));
+        if rng.chance(85) {
+            // mostly valid TCP data offset / UDP length (else random)
+            let l4 = l4len + payload;
+            if proto == 6 {
+                let doff = 5 + rng.below((l4 / 4).min(15) as u64 - 4) as u8;
+                p[l4_at + 12] = doff << 4 | (p[l4_at + 12] & 15);
+            } else if proto == 17 {
+                let ulen = if rng.chance(10) { 0 } else { l4 as u16 };
+                p[l4_at + 4..l4_at + 6].copy_from_slice(&ulen.to_be_bytes());
+            }
+        }
+        if rng.chance(12) {
+            // Ethernet padding (or trailer) after the IP packet
+            let n = 1 + rng.below(50) as usize;
+            p.extend(rand_bytes(rng, n));
+        }
+        if let (Some(at), true) = (len_at, rng.chance(12)) {
+            // the IP length claims a few bytes more (or less) than the frame holds
+            let v = u16::from_be_bytes([p[at], p[at + 1]]);
+            let d = 1 + rng.below(9) as u16;
+            let v = if rng.chance(70) {
+                v.wrapping_add(d)
+            } else {
+                v.wrapping_sub(d)
+            };
+            p[at..at + 2].copy_from_slice(&v.to_be_bytes());
+        }
         if rng.chance(15) {
             let n = rng.below(p.len() as u64 + 1) as usize;
             p.truncate(n);
@@ -701,6 +829,17 @@ mod tests {
 
     fn run(seed: u64, packets: usize) {
         let mut rng = FrontRng(seed);
+        let pkts: Vec<Vec<u8>> = (0..packets).map(|_| gen_packet(&mut rng)).collect();
+        let hist = drive(&mut rng, 20, &pkts);
+        eprintln!("verdict histogram (ok, not-ip, unsupported, fragment, malformed): {hist:?}");
+        assert!(hist.iter().all(|&h| h > 0) && hist[0] > packets / 4);
+    }
+
+    /// Send `pkts` back to back (with idle cycles, `idle_pct` % before each beat, carrying
+    /// garbage) and check every record against the reference, exactly [`LATENCY`] cycles after
+    /// the packet's last beat. Returns the verdict histogram.
+    fn drive(rng: &mut FrontRng, idle_pct: u64, pkts: &[Vec<u8>]) -> [usize; 5] {
+        let packets = pkts.len();
         let mut uut = Parser::default();
         uut.connect_all();
         // (cycle at which the record is due, record)
@@ -728,16 +867,15 @@ mod tests {
             }
             assert!(!uut.out_valid.val(), "unexpected record at cycle {cycle}");
         };
-        for n in 0..packets {
-            let pkt = gen_packet(&mut rng);
-            let rec = reference(&pkt, n as u16);
+        for (n, pkt) in pkts.iter().enumerate() {
+            let rec = reference(pkt, n as u16);
             hist[rec.verdict as usize] += 1;
             let beats = pkt.len().div_ceil(8).max(1);
             if std::env::var("PDEBUG").is_ok() {
                 eprintln!("pkt {n} len {} at cycle {cycle}: {:02x?}", pkt.len(), pkt);
             }
             for b in 0..beats {
-                while rng.chance(20) {
+                while rng.chance(idle_pct) {
                     uut.in_valid.next = false;
                     uut.in_data.next = rng.next_u64().into();
                     uut.in_last.next = rng.chance(50);
@@ -758,7 +896,7 @@ mod tests {
                 } else {
                     rng.below(16).into()
                 };
-                if b < HDR_BEATS && (last || b + 1 == HDR_BEATS) {
+                if last {
                     due.push_back((cycle + LATENCY, rec));
                 }
                 step(&mut uut, &mut due, &mut cycle, &mut seen);
@@ -770,13 +908,180 @@ mod tests {
         }
         assert!(due.is_empty());
         assert_eq!(seen, packets);
-        eprintln!("verdict histogram (ok, not-ip, unsupported, fragment, malformed): {hist:?}");
-        assert!(hist.iter().all(|&h| h > 0) && hist[0] > packets / 4);
+        hist
     }
 
     #[test]
     fn parser_random_vs_reference() {
         run(0x1234_5678_9abc_def1, 300);
+    }
+
+    /// A well-formed frame: Ethernet (+ VLAN), IPv4 (IHL `ihl`) or IPv6, the fixed L4 header of
+    /// `proto` and `payload` bytes after it; the IP length fields say exactly that.
+    fn frame(
+        rng: &mut FrontRng,
+        v6: bool,
+        vlan: bool,
+        ihl: usize,
+        proto: u8,
+        payload: usize,
+    ) -> Vec<u8> {
+        let mut p = rand_bytes(rng, 12);
+        if vlan {
+            p.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+        }
+        let need = match proto {
+            6 => 20,
+            132 => 16,
+            _ => 8,
+        };
+        let l4 = need + payload;
+        if v6 {
+            p.extend_from_slice(&[0x86, 0xdd]);
+            let mut h = rand_bytes(rng, 40);
+            h[0] = 0x60;
+            h[4..6].copy_from_slice(&(l4 as u16).to_be_bytes());
+            h[6] = proto;
+            p.extend_from_slice(&h);
+        } else {
+            p.extend_from_slice(&[0x08, 0x00]);
+            let mut h = rand_bytes(rng, ihl * 4);
+            h[0] = 0x40 | ihl as u8;
+            h[2..4].copy_from_slice(&((ihl * 4 + l4) as u16).to_be_bytes());
+            h[6] = 0x40; // DF, offset 0
+            h[7] = 0;
+            h[9] = proto;
+            p.extend_from_slice(&h);
+        }
+        let at = p.len();
+        p.extend(rand_bytes(rng, l4));
+        if proto == 6 {
+            p[at + 12] = 0x50; // data offset 5
+        } else if proto == 17 {
+            p[at + 4..at + 6].copy_from_slice(&(l4 as u16).to_be_bytes());
+        }
+        p
+    }
+
+    /// The frame's byte count against the IP length: shorter than the IPv4 total length / IPv6
+    /// payload length (+ L2 header, + 40) is MALFORMED even when the L4 header is complete; as
+    /// long or longer (Ethernet padding) is OK. IP ends inside and beyond the 96-byte header
+    /// window, up to the largest IPv6 payload (a frame count past 16 bits), with idle cycles.
+    #[test]
+    fn parser_frame_shorter_than_ip_length() {
+        let mut rng = FrontRng(0x0bad_f00d_1e57_0001);
+        let mut pkts = vec![];
+        let mut want = vec![];
+        let mut add = |pkts: &mut Vec<Vec<u8>>, p: Vec<u8>, ok: bool| {
+            let r = reference(&p, 0);
+            let v = if ok { VERDICT_OK } else { VERDICT_MALFORMED };
+            assert_eq!(r.verdict, v, "reference, frame of {}: {p:02x?}", p.len());
+            want.push(v);
+            pkts.push(p);
+        };
+        // (IPv6, VLAN, IHL, protocol); IHL 15 with a VLAN tag puts the TCP header past the window
+        let configs = [
+            (false, false, 5, 6u8),
+            (false, true, 5, 17),
+            (false, false, 10, 132),
+            (false, false, 15, 6),
+            (false, true, 15, 6),
+            (true, false, 5, 6),
+            (true, true, 5, 17),
+            (true, true, 5, 132),
+        ];
+        for (k, &(v6, vlan, ihl, proto)) in configs.iter().enumerate() {
+            // payloads: none, IP end inside the window, around and past 96 bytes, long frames
+            let long = if k == 0 { 1500 } else { 200 };
+            for payload in [0usize, 9, 31, 32, 33, 60, long] {
+                let f = frame(&mut rng, v6, vlan, ihl, proto, payload);
+                let n = f.len();
+                let l4_end = n - payload;
+                // the L4 header past the window: MALFORMED however long the frame
+                let fits = l4_end <= HDR_BEATS * 8;
+                add(&mut pkts, f.clone(), fits);
+                for pad in [1usize, 6, 8, 46] {
+                    let mut g = f.clone();
+                    g.extend(rand_bytes(&mut rng, pad));
+                    add(&mut pkts, g, fits);
+                }
+                for cut in [1usize, 7, 8, 9] {
+                    if n - cut >= l4_end {
+                        add(&mut pkts, f[..n - cut].to_vec(), false);
+                    }
+                }
+                // the IP length claims one byte more / one less than the frame
+                let at = if vlan { 18 } else { 14 } + if v6 { 4 } else { 2 };
+                let len = u16::from_be_bytes([f[at], f[at + 1]]);
+                let mut g = f.clone();
+                g[at..at + 2].copy_from_slice(&(len + 1).to_be_bytes());
+                add(&mut pkts, g, false);
+                if payload > 0 {
+                    // (the UDP length then exceeds the IP payload: MALFORMED, rule 7)
+                    let mut g = f.clone();
+                    g[at..at + 2].copy_from_slice(&(len - 1).to_be_bytes());
+                    add(&mut pkts, g, fits && proto != 17);
+                }
+            }
+        }
+        // the largest IP end (VLAN + IPv6 + 65,535): the frame count needs 17 bits
+        let f = frame(&mut rng, true, true, 5, 17, 65535 - 8);
+        assert_eq!(f.len(), 18 + 40 + 65535);
+        add(&mut pkts, f, true);
+        let hist = drive(&mut rng, 15, &pkts);
+        assert_eq!(
+            hist[VERDICT_OK as usize],
+            want.iter().filter(|&&v| v == VERDICT_OK).count()
+        );
+        assert_eq!(
+            hist[VERDICT_MALFORMED as usize] + hist[VERDICT_OK as usize],
+            want.len()
+        );
+    }
+
+    /// TCP data offset and UDP length against the IP payload (rule 7): every data offset with
+    /// TCP payloads of 0, 4 and 40 bytes, and UDP lengths 0, 1..8, the IP payload and one more.
+    #[test]
+    fn parser_tcp_data_offset_and_udp_length() {
+        let mut rng = FrontRng(0x0bad_f00d_1e57_0002);
+        let mut pkts = vec![];
+        let mut ok = 0;
+        for v6 in [false, true] {
+            for payload in [0usize, 4, 40] {
+                for doff in 0..16usize {
+                    let mut f = frame(&mut rng, v6, false, 5, 6, payload);
+                    let at = f.len() - payload - 20;
+                    f[at + 12] = (doff as u8) << 4;
+                    let good = doff >= 5 && doff * 4 <= 20 + payload;
+                    let want = if good { VERDICT_OK } else { VERDICT_MALFORMED };
+                    assert_eq!(
+                        reference(&f, 0).verdict,
+                        want,
+                        "TCP doff {doff} + {payload}"
+                    );
+                    ok += good as usize;
+                    pkts.push(f);
+                }
+                let l4 = 8 + payload;
+                for ulen in [0usize, 1, 4, 7, 8, 9, l4, l4 + 1, 0xffff] {
+                    let mut f = frame(&mut rng, v6, true, 5, 17, payload);
+                    let at = f.len() - l4;
+                    f[at + 4..at + 6].copy_from_slice(&(ulen as u16).to_be_bytes());
+                    let good = ulen == 0 || (8..=l4).contains(&ulen);
+                    let want = if good { VERDICT_OK } else { VERDICT_MALFORMED };
+                    assert_eq!(
+                        reference(&f, 0).verdict,
+                        want,
+                        "UDP length {ulen} + {payload}"
+                    );
+                    ok += good as usize;
+                    pkts.push(f);
+                }
+            }
+        }
+        let hist = drive(&mut rng, 15, &pkts);
+        assert_eq!(hist[VERDICT_OK as usize], ok);
+        assert_eq!(hist[VERDICT_MALFORMED as usize], pkts.len() - ok);
     }
 
     #[test]
