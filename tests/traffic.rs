@@ -169,7 +169,13 @@ pub fn generate(seed: u64, packets: usize) -> Generated {
         };
         let extra = match proto.as_str() {
             "tcp" => {
-                let flags = *r.pick(&["S", "S", "A", "A", "A", "A", "FA", "R", "SA", "S"]);
+                // mostly a handshake's flags; now and then a segment with none of S/A/F/R
+                // (the kernel moves the conn to CLOSE) or a SYN+RST (is_new_conn() all the same)
+                let flags = if r.chance(3) {
+                    *r.pick(&["", "SR", "SRA"])
+                } else {
+                    *r.pick(&["S", "S", "A", "A", "A", "A", "FA", "R", "SA", "S"])
+                };
                 format!(",\"flags\":\"{flags}\"")
             }
             "sctp" => format!(

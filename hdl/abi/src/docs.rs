@@ -204,8 +204,8 @@ pub fn registers_markdown() -> String {
          2. Fwmark rules: every valid matching rule in index order, `mark = (mark & ~mask) ^ value`.\n\
          3. Conn lookup (key from the packet, both hash choices + stash). On a hit with `now - last_refresh < timeout`: \
          dest `gen != dest_gen` -> miss `DestInvalid`; dest `!conn_ok` -> drop without refresh if `conn_drop`, else \
-         miss `DestInvalid`; SYN-without-RST / SCTP INIT and (`syn_miss` or dest `!syn_ok`) -> miss `SynOnConn`; else \
-         forward, write `last_refresh = now`, and if the TCP flags have SYN/FIN/RST (SCTP: chunk type) or `ev_next` \
+         miss `DestInvalid`; TCP SYN (RST or not: `is_new_conn()`) / SCTP INIT and (`syn_miss` or dest `!syn_ok`) -> miss `SynOnConn`; else \
+         forward, write `last_refresh = now`, and if the TCP flags have SYN/FIN/RST or no ACK (SCTP: chunk type) or `ev_next` \
          -> flag event (clear `ev_next`); no ring slot -> miss instead. `ops` -> remove after forwarding (expire `Ops`). \
          An expired hit -> miss `Expired`.\n\
          4. Conn miss: TCP not SYN or RST set / SCTP not INIT -> miss `NotNew`; client port 20 -> `HostOnly`. \

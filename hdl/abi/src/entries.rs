@@ -147,7 +147,7 @@ pub mod conn {
         10,
         6,
         1,
-        "a TCP SYN (no RST) / SCTP INIT hitting this entry is a miss (conn_reuse_mode is the host's)",
+        "a TCP SYN (RST or not, as is_new_conn()) / SCTP INIT hitting this entry is a miss (conn_reuse_mode is the host's)",
     );
     pub const EV_NEXT: Field = Field::at(
         "ev_next",

@@ -256,7 +256,7 @@ rec_layout!(
 rec_layout!(
     FLAG_LAYOUT,
     "FlagEvent",
-    "TCP SYN/FIN/RST (or ev_next) seen on a card-hit conn (type 4).",
+    "TCP SYN/FIN/RST or a segment without ACK (or ev_next) seen on a card-hit conn (type 4).",
     [
         rec::F_FLAGS,
         K1[0],

@@ -421,9 +421,9 @@ impl Logic for Verdict {
         self.is_tcp.next = self.proto.val() == 6;
         self.is_udp.next = self.proto.val() == 17;
         self.is_sctp.next = self.proto.val() == 132;
-        self.syn_like.next =
-            (self.is_tcp.val() && self.l4_info.val().get_bit(1) && !self.l4_info.val().get_bit(2))
-                || (self.is_sctp.val() && self.l4_info.val() == 1);
+        // the kernel's is_new_conn(): TCP SYN (RST or not) / SCTP INIT
+        self.syn_like.next = (self.is_tcp.val() && self.l4_info.val().get_bit(1))
+            || (self.is_sctp.val() && self.l4_info.val() == 1);
         self.not_new.next = (self.is_tcp.val()
             && (!self.l4_info.val().get_bit(1) || self.l4_info.val().get_bit(2)))
             || (self.is_sctp.val() && self.l4_info.val() != 1);
@@ -435,7 +435,9 @@ impl Logic for Verdict {
             | (self.l4_info.val() == 10)
             | (self.l4_info.val() == 11)
             | (self.l4_info.val() == 14);
-        self.flag_pkt.next = (self.is_tcp.val() && (self.l4_info.val() & 7) != 0)
+        // TCP: SYN, FIN or RST, or no ACK either (a segment with none of the four moves the
+        // kernel's entry to CLOSE: set_tcp_state()'s state index -1)
+        self.flag_pkt.next = (self.is_tcp.val() && (self.l4_info.val() & 0x17) != 0x10)
             || (self.is_sctp.val() && self.sctp_flag.val());
         self.c_live.next = (self.now.val() - self.c_last_refresh.val()) < self.c_timeout.val();
         self.t_live.next = (self.now.val() - self.t_last_refresh.val()) < self.t_timeout.val();
@@ -698,7 +700,8 @@ mod tests {
         let udp = i.proto == 17;
         let sctp = i.proto == 132;
         let (syn, fin, rst) = (i.l4 & 2 != 0, i.l4 & 1 != 0, i.l4 & 4 != 0);
-        let syn_like = (tcp && syn && !rst) || (sctp && i.l4 == 1);
+        // is_new_conn(): the SYN bit alone (a SYN+RST still counts), SCTP INIT
+        let syn_like = (tcp && syn) || (sctp && i.l4 == 1);
         if !i.parsed {
             return miss(Unparsed);
         }
@@ -725,7 +728,8 @@ mod tests {
                 return miss(SynOnConn);
             }
             let sctp_flag = matches!(i.l4, 1 | 2 | 6 | 7 | 8 | 10 | 11 | 14);
-            let flag = (tcp && (syn || fin || rst)) || (sctp && sctp_flag) || i.c_ev_next;
+            let ack = i.l4 & 0x10 != 0;
+            let flag = (tcp && (syn || fin || rst || !ack)) || (sctp && sctp_flag) || i.c_ev_next;
             if (flag || i.c_ops) && !i.ev_room {
                 return miss(TableFull);
             }
