@@ -30,7 +30,7 @@ use lvsnic::model::*;
 use lvsnic_abi::entries::PAYLOAD_WORDS;
 use lvsnic_abi::limits::{RECORD_BYTES, RECORD_WORDS};
 use lvsnic_abi::records::{ring_phase, CmdStatus, Command, Opcode, Record};
-use lvsnic_sim::SimCard;
+use lvsnic_sim::{SimCard, DMA_BEAT_BYTES};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 /// Pre-installed (hit) conns: 64 /24 networks x 16 clients.
@@ -263,6 +263,12 @@ impl RawRing {
     }
 }
 
+/// Whether the DMA beat written at `beat_addr` covers the byte at `addr` (the miss-to-install
+/// figures start at the beat that carries a record's phase word).
+fn beat_holds(beat_addr: u64, addr: u64) -> bool {
+    (beat_addr..beat_addr + DMA_BEAT_BYTES as u64).contains(&addr)
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -401,7 +407,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
             };
             let slot = records_seen % ring_slots;
             records_seen += 1;
-            let phase_addr = ring_base + slot * RECORD_BYTES as u64 + 56;
+            let phase_addr = ring_base + slot * RECORD_BYTES as u64 + 60;
             let dma_cycle = c
                 .bar
                 .dev()
@@ -411,7 +417,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
                 .unwrap()
                 .iter()
                 .rev()
-                .find(|x| x.1 == phase_addr)
+                .find(|x| beat_holds(x.1, phase_addr))
                 .map(|x| x.0)
                 .unwrap_or(0);
             if !driver {
@@ -612,7 +618,7 @@ fn isolated_misses() {
             c.bar.dev().card.tick();
             while c.bar.dev().card.take_verdict().is_some() {}
             while let Some(rec) = c.ring.poll(&mut c.bar).unwrap() {
-                let addr = ring0.base + (seen % (1u64 << ring0.log)) * RECORD_BYTES as u64 + 56;
+                let addr = ring0.base + (seen % (1u64 << ring0.log)) * RECORD_BYTES as u64 + 60;
                 seen += 1;
                 let dma = c
                     .bar
@@ -623,7 +629,7 @@ fn isolated_misses() {
                     .unwrap()
                     .iter()
                     .rev()
-                    .find(|x| x.1 == addr)
+                    .find(|x| beat_holds(x.1, addr))
                     .map(|x| x.0)
                     .unwrap_or(0);
                 c.bar.dev().install_doorbell = None;
