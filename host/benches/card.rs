@@ -7,6 +7,9 @@
 //!    pre-installed conns, SYNs from new /24 networks of a persistent service), `s_valid` high
 //!    whenever a beat is queued; once with the host only consuming the ring (the card's own
 //!    capacity) and once with the driver handling every miss (decision + Insert commands);
+//!    then a back-to-back stream of misses only (host consuming the ring), which offers one
+//!    record per packet to the event queue; for each stream the DMA write port's beats and
+//!    records per clock;
 //! 3. the fixed pipeline latency, last beat accepted → `v_valid`, for every packet of those
 //!    streams, against `lvsnic_hdl::top::TOTAL_LATENCY`;
 //! 4. miss records handled per second by the host on one core: real miss records captured from
@@ -320,17 +323,18 @@ fn cycles_per_second() {
 
 // ------------------------------------------------------------------ 2, 3, 5. mixed stream
 
-/// Keep `QUEUE_BEATS` beats queued: packet `k` is a miss (SYN of a new /24) when `k % 4 == 3`,
-/// else an ACK of a pre-installed conn.
+/// Keep `QUEUE_BEATS` beats queued: packet `k` is a miss (SYN of a new /24) when
+/// `k % miss_every == miss_every - 1`, else an ACK of a pre-installed conn.
 fn refill(
     card: &mut SimCard,
+    miss_every: u64,
     k: &mut u64,
     miss_net: &mut u32,
     sent_kinds: &mut Vec<u8>,
     frames: &[Vec<u8>],
 ) {
     while card.pending_beats() < QUEUE_BEATS {
-        if *k % 4 == 3 {
+        if *k % miss_every == miss_every - 1 {
             let src = client(*miss_net, 7, 50000);
             *miss_net += 1;
             sent_kinds.push(KIND_MISS);
@@ -347,9 +351,15 @@ struct StreamResult {
     latencies: Vec<u64>,
 }
 
-/// 3 hits : 1 miss, back to back. `driver`: the driver handles every record (decision and
-/// install commands) as it lands; otherwise the host only consumes the ring.
-fn mixed_stream(driver: bool) -> StreamResult {
+/// One miss in `miss_every` packets (4: 3 hits : 1 miss; 1: misses only), back to back.
+/// `driver`: the driver handles every record (decision and install commands) as it lands;
+/// otherwise the host only consumes the ring.
+fn mixed_stream(driver: bool, miss_every: u64) -> StreamResult {
+    let name = match miss_every {
+        1 => "all_miss".to_string(),
+        4 => "mixed_3hit_1miss".to_string(),
+        n => format!("mixed_{}hit_1miss", n - 1),
+    };
     let now = Time::from_millis(1000);
     let (mut c, mut d, frames) = setup(now);
     let mut raw = (!driver).then(|| RawRing::of(&mut c.bar));
@@ -385,7 +395,14 @@ fn mixed_stream(driver: bool) -> StreamResult {
         {
             let sim_time = c.bar.dev().sim_time;
             let card = &mut c.bar.dev().card;
-            refill(card, &mut k, &mut miss_net, &mut sent_kinds, &frames);
+            refill(
+                card,
+                miss_every,
+                &mut k,
+                &mut miss_net,
+                &mut sent_kinds,
+                &frames,
+            );
             card.tick();
             if start.is_none() && card.cycle() >= warm {
                 start = Some((card.cycle(), card.stats, Instant::now(), sim_time));
@@ -426,6 +443,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
             let is_miss = matches!(w, Record::Miss(_));
             refill(
                 &mut c.bar.dev().card,
+                miss_every,
                 &mut k,
                 &mut miss_net,
                 &mut sent_kinds,
@@ -484,6 +502,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
     let verdicts = st.verdicts - s_start.verdicts;
     let beats = st.beats_in - s_start.beats_in;
     let stalls = st.stream_stalls - s_start.stream_stalls;
+    let dma_beats = st.dma_beats - s_start.dma_beats;
     let idle = cycles - beats - stalls;
     let label = if driver {
         "driver handles misses (process + Insert commands)"
@@ -493,11 +512,11 @@ fn mixed_stream(driver: bool) -> StreamResult {
     let tag = if driver { "with_installs" } else { "ring_only" };
     let bpp = beats as f64 / verdicts.max(1) as f64;
     println!(
-        "card/mixed_3hit_1miss/{tag}/packets_per_clock: {:.4} packets/clock ({verdicts} verdicts in {cycles} cycles; {label})",
+        "card/{name}/{tag}/packets_per_clock: {:.4} packets/clock ({verdicts} verdicts in {cycles} cycles; {label})",
         verdicts as f64 / cycles as f64
     );
     println!(
-        "card/mixed_3hit_1miss/{tag}/beats_per_clock: {:.4} beats/clock (1.0 = line rate of the 64-bit port; {bpp:.2} beats/packet: 54-byte TCP frames = 7 beats)",
+        "card/{name}/{tag}/beats_per_clock: {:.4} beats/clock (1.0 = line rate of the 64-bit port; {bpp:.2} beats/packet: 54-byte TCP frames = 7 beats)",
         beats as f64 / cycles as f64
     );
     let stats1: Vec<u32> = ["PKTS", "CONN_HITS", "MISSES", "EVQ_FULL", "LEARNS"]
@@ -510,14 +529,20 @@ fn mixed_stream(driver: bool) -> StreamResult {
         .map(|(a, b)| a.wrapping_sub(*b))
         .collect();
     println!(
-        "card/mixed_3hit_1miss/{tag}/stream_stalls: {stalls} cycles with s_valid && !s_ready ({:.1}% of the window), {idle} cycles with no beat offered; STATS.EVQ_FULL +{} (whole run: PKTS +{} CONN_HITS +{} MISSES +{} LEARNS +{}); verdicts in window: {} forward, {} miss",
+        "card/{name}/{tag}/stream_stalls: {stalls} cycles with s_valid && !s_ready ({:.1}% of the window), {idle} cycles with no beat offered; STATS.EVQ_FULL +{} (whole run: PKTS +{} CONN_HITS +{} MISSES +{} LEARNS +{}); verdicts in window: {} forward, {} miss",
         100.0 * stalls as f64 / cycles as f64,
         dl[3], dl[0], dl[1], dl[2], dl[4], kinds[0], kinds[2]
+    );
+    println!(
+        "card/{name}/{tag}/dma: {:.4} DMA beats/clock, {:.4} records/clock ({dma_beats} beats of {DMA_BEAT_BYTES} bytes in the window; {:.2} beats/record)",
+        dma_beats as f64 / cycles as f64,
+        (dma_beats * DMA_BEAT_BYTES as u64 / RECORD_BYTES as u64) as f64 / cycles as f64,
+        RECORD_BYTES as f64 / DMA_BEAT_BYTES as f64
     );
     if driver {
         let cmds = c.bar.dev().commands;
         println!(
-            "card/mixed_3hit_1miss/{tag}/host: {handled} records handled, {cmds} MMIO commands in the whole run, {no_install} misses without an install; host handler time {:.2} us/record excluding simulation ({:.0} records/s)",
+            "card/{name}/{tag}/host: {handled} records handled, {cmds} MMIO commands in the whole run, {no_install} misses without an install; host handler time {:.2} us/record excluding simulation ({:.0} records/s)",
             host_handle.as_secs_f64() * 1e6 / handled.max(1) as f64,
             handled as f64 / host_handle.as_secs_f64()
         );
@@ -539,7 +564,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
         );
     }
     println!(
-        "card/mixed_3hit_1miss/{tag}/sim_speed: {:.0} cycles/s wall over the window ({:.0} cycles/s inside register accesses excluded: {:.2} s of {:.2} s)",
+        "card/{name}/{tag}/sim_speed: {:.0} cycles/s wall over the window ({:.0} cycles/s inside register accesses excluded: {:.2} s of {:.2} s)",
         cycles as f64 / wall.as_secs_f64(),
         cycles as f64 / (wall - sim_wall).as_secs_f64(),
         sim_wall.as_secs_f64(),
@@ -847,9 +872,14 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored (all figures are cheap).
     let t = Instant::now();
     cycles_per_second();
-    let ring = mixed_stream(false);
-    let drv = mixed_stream(true);
-    latency(&[("ring_only", ring), ("with_installs", drv)]);
+    let ring = mixed_stream(false, 4);
+    let drv = mixed_stream(true, 4);
+    let all_miss = mixed_stream(false, 1);
+    latency(&[
+        ("ring_only", ring),
+        ("with_installs", drv),
+        ("all_miss", all_miss),
+    ]);
     isolated_misses();
     host_misses();
     println!("card bench: done in {:.1} s", t.elapsed().as_secs_f64());
