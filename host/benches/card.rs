@@ -7,6 +7,9 @@
 //!    pre-installed conns, SYNs from new /24 networks of a persistent service), `s_valid` high
 //!    whenever a beat is queued; once with the host only consuming the ring (the card's own
 //!    capacity) and once with the driver handling every miss (decision + Insert commands);
+//!    then a back-to-back stream of misses only (host consuming the ring), which offers one
+//!    record per packet to the event queue; for each stream the DMA write port's beats and
+//!    records per clock;
 //! 3. the fixed pipeline latency, last beat accepted → `v_valid`, for every packet of those
 //!    streams, against `lvsnic_hdl::top::TOTAL_LATENCY`;
 //! 4. miss records handled per second by the host on one core: real miss records captured from
@@ -30,7 +33,7 @@ use lvsnic::model::*;
 use lvsnic_abi::entries::PAYLOAD_WORDS;
 use lvsnic_abi::limits::{RECORD_BYTES, RECORD_WORDS};
 use lvsnic_abi::records::{ring_phase, CmdStatus, Command, Opcode, Record};
-use lvsnic_sim::SimCard;
+use lvsnic_sim::{SimCard, DMA_BEAT_BYTES};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 /// Pre-installed (hit) conns: 64 /24 networks x 16 clients.
@@ -263,6 +266,12 @@ impl RawRing {
     }
 }
 
+/// Whether the DMA beat written at `beat_addr` covers the byte at `addr` (the miss-to-install
+/// figures start at the beat that carries a record's phase word).
+fn beat_holds(beat_addr: u64, addr: u64) -> bool {
+    (beat_addr..beat_addr + DMA_BEAT_BYTES as u64).contains(&addr)
+}
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -314,17 +323,18 @@ fn cycles_per_second() {
 
 // ------------------------------------------------------------------ 2, 3, 5. mixed stream
 
-/// Keep `QUEUE_BEATS` beats queued: packet `k` is a miss (SYN of a new /24) when `k % 4 == 3`,
-/// else an ACK of a pre-installed conn.
+/// Keep `QUEUE_BEATS` beats queued: packet `k` is a miss (SYN of a new /24) when
+/// `k % miss_every == miss_every - 1`, else an ACK of a pre-installed conn.
 fn refill(
     card: &mut SimCard,
+    miss_every: u64,
     k: &mut u64,
     miss_net: &mut u32,
     sent_kinds: &mut Vec<u8>,
     frames: &[Vec<u8>],
 ) {
     while card.pending_beats() < QUEUE_BEATS {
-        if *k % 4 == 3 {
+        if *k % miss_every == miss_every - 1 {
             let src = client(*miss_net, 7, 50000);
             *miss_net += 1;
             sent_kinds.push(KIND_MISS);
@@ -341,9 +351,15 @@ struct StreamResult {
     latencies: Vec<u64>,
 }
 
-/// 3 hits : 1 miss, back to back. `driver`: the driver handles every record (decision and
-/// install commands) as it lands; otherwise the host only consumes the ring.
-fn mixed_stream(driver: bool) -> StreamResult {
+/// One miss in `miss_every` packets (4: 3 hits : 1 miss; 1: misses only), back to back.
+/// `driver`: the driver handles every record (decision and install commands) as it lands;
+/// otherwise the host only consumes the ring.
+fn mixed_stream(driver: bool, miss_every: u64) -> StreamResult {
+    let name = match miss_every {
+        1 => "all_miss".to_string(),
+        4 => "mixed_3hit_1miss".to_string(),
+        n => format!("mixed_{}hit_1miss", n - 1),
+    };
     let now = Time::from_millis(1000);
     let (mut c, mut d, frames) = setup(now);
     let mut raw = (!driver).then(|| RawRing::of(&mut c.bar));
@@ -379,7 +395,14 @@ fn mixed_stream(driver: bool) -> StreamResult {
         {
             let sim_time = c.bar.dev().sim_time;
             let card = &mut c.bar.dev().card;
-            refill(card, &mut k, &mut miss_net, &mut sent_kinds, &frames);
+            refill(
+                card,
+                miss_every,
+                &mut k,
+                &mut miss_net,
+                &mut sent_kinds,
+                &frames,
+            );
             card.tick();
             if start.is_none() && card.cycle() >= warm {
                 start = Some((card.cycle(), card.stats, Instant::now(), sim_time));
@@ -401,7 +424,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
             };
             let slot = records_seen % ring_slots;
             records_seen += 1;
-            let phase_addr = ring_base + slot * RECORD_BYTES as u64 + 56;
+            let phase_addr = ring_base + slot * RECORD_BYTES as u64 + 60;
             let dma_cycle = c
                 .bar
                 .dev()
@@ -411,7 +434,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
                 .unwrap()
                 .iter()
                 .rev()
-                .find(|x| x.1 == phase_addr)
+                .find(|x| beat_holds(x.1, phase_addr))
                 .map(|x| x.0)
                 .unwrap_or(0);
             if !driver {
@@ -420,6 +443,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
             let is_miss = matches!(w, Record::Miss(_));
             refill(
                 &mut c.bar.dev().card,
+                miss_every,
                 &mut k,
                 &mut miss_net,
                 &mut sent_kinds,
@@ -478,6 +502,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
     let verdicts = st.verdicts - s_start.verdicts;
     let beats = st.beats_in - s_start.beats_in;
     let stalls = st.stream_stalls - s_start.stream_stalls;
+    let dma_beats = st.dma_beats - s_start.dma_beats;
     let idle = cycles - beats - stalls;
     let label = if driver {
         "driver handles misses (process + Insert commands)"
@@ -487,11 +512,11 @@ fn mixed_stream(driver: bool) -> StreamResult {
     let tag = if driver { "with_installs" } else { "ring_only" };
     let bpp = beats as f64 / verdicts.max(1) as f64;
     println!(
-        "card/mixed_3hit_1miss/{tag}/packets_per_clock: {:.4} packets/clock ({verdicts} verdicts in {cycles} cycles; {label})",
+        "card/{name}/{tag}/packets_per_clock: {:.4} packets/clock ({verdicts} verdicts in {cycles} cycles; {label})",
         verdicts as f64 / cycles as f64
     );
     println!(
-        "card/mixed_3hit_1miss/{tag}/beats_per_clock: {:.4} beats/clock (1.0 = line rate of the 64-bit port; {bpp:.2} beats/packet: 54-byte TCP frames = 7 beats)",
+        "card/{name}/{tag}/beats_per_clock: {:.4} beats/clock (1.0 = line rate of the 64-bit port; {bpp:.2} beats/packet: 54-byte TCP frames = 7 beats)",
         beats as f64 / cycles as f64
     );
     let stats1: Vec<u32> = ["PKTS", "CONN_HITS", "MISSES", "EVQ_FULL", "LEARNS"]
@@ -504,14 +529,20 @@ fn mixed_stream(driver: bool) -> StreamResult {
         .map(|(a, b)| a.wrapping_sub(*b))
         .collect();
     println!(
-        "card/mixed_3hit_1miss/{tag}/stream_stalls: {stalls} cycles with s_valid && !s_ready ({:.1}% of the window), {idle} cycles with no beat offered; STATS.EVQ_FULL +{} (whole run: PKTS +{} CONN_HITS +{} MISSES +{} LEARNS +{}); verdicts in window: {} forward, {} miss",
+        "card/{name}/{tag}/stream_stalls: {stalls} cycles with s_valid && !s_ready ({:.1}% of the window), {idle} cycles with no beat offered; STATS.EVQ_FULL +{} (whole run: PKTS +{} CONN_HITS +{} MISSES +{} LEARNS +{}); verdicts in window: {} forward, {} miss",
         100.0 * stalls as f64 / cycles as f64,
         dl[3], dl[0], dl[1], dl[2], dl[4], kinds[0], kinds[2]
+    );
+    println!(
+        "card/{name}/{tag}/dma: {:.4} DMA beats/clock, {:.4} records/clock ({dma_beats} beats of {DMA_BEAT_BYTES} bytes in the window; {:.2} beats/record)",
+        dma_beats as f64 / cycles as f64,
+        (dma_beats * DMA_BEAT_BYTES as u64 / RECORD_BYTES as u64) as f64 / cycles as f64,
+        RECORD_BYTES as f64 / DMA_BEAT_BYTES as f64
     );
     if driver {
         let cmds = c.bar.dev().commands;
         println!(
-            "card/mixed_3hit_1miss/{tag}/host: {handled} records handled, {cmds} MMIO commands in the whole run, {no_install} misses without an install; host handler time {:.2} us/record excluding simulation ({:.0} records/s)",
+            "card/{name}/{tag}/host: {handled} records handled, {cmds} MMIO commands in the whole run, {no_install} misses without an install; host handler time {:.2} us/record excluding simulation ({:.0} records/s)",
             host_handle.as_secs_f64() * 1e6 / handled.max(1) as f64,
             handled as f64 / host_handle.as_secs_f64()
         );
@@ -533,7 +564,7 @@ fn mixed_stream(driver: bool) -> StreamResult {
         );
     }
     println!(
-        "card/mixed_3hit_1miss/{tag}/sim_speed: {:.0} cycles/s wall over the window ({:.0} cycles/s inside register accesses excluded: {:.2} s of {:.2} s)",
+        "card/{name}/{tag}/sim_speed: {:.0} cycles/s wall over the window ({:.0} cycles/s inside register accesses excluded: {:.2} s of {:.2} s)",
         cycles as f64 / wall.as_secs_f64(),
         cycles as f64 / (wall - sim_wall).as_secs_f64(),
         sim_wall.as_secs_f64(),
@@ -612,7 +643,7 @@ fn isolated_misses() {
             c.bar.dev().card.tick();
             while c.bar.dev().card.take_verdict().is_some() {}
             while let Some(rec) = c.ring.poll(&mut c.bar).unwrap() {
-                let addr = ring0.base + (seen % (1u64 << ring0.log)) * RECORD_BYTES as u64 + 56;
+                let addr = ring0.base + (seen % (1u64 << ring0.log)) * RECORD_BYTES as u64 + 60;
                 seen += 1;
                 let dma = c
                     .bar
@@ -623,7 +654,7 @@ fn isolated_misses() {
                     .unwrap()
                     .iter()
                     .rev()
-                    .find(|x| x.1 == addr)
+                    .find(|x| beat_holds(x.1, addr))
                     .map(|x| x.0)
                     .unwrap_or(0);
                 c.bar.dev().install_doorbell = None;
@@ -841,9 +872,14 @@ fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored (all figures are cheap).
     let t = Instant::now();
     cycles_per_second();
-    let ring = mixed_stream(false);
-    let drv = mixed_stream(true);
-    latency(&[("ring_only", ring), ("with_installs", drv)]);
+    let ring = mixed_stream(false, 4);
+    let drv = mixed_stream(true, 4);
+    let all_miss = mixed_stream(false, 1);
+    latency(&[
+        ("ring_only", ring),
+        ("with_installs", drv),
+        ("all_miss", all_miss),
+    ]);
     isolated_misses();
     host_misses();
     println!("card bench: done in {:.1} s", t.elapsed().as_secs_f64());

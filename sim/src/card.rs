@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
-use crate::{Model, SimIn, SimOut};
+use crate::{Model, SimIn, SimOut, PORTS};
 
 /// One per-packet verdict record from `v_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,12 +66,29 @@ impl HostMemory {
     }
 }
 
+/// Bytes of one DMA beat: the width of `top`'s `dma_data` port, from the generated port list
+/// (512 bits: one whole 64-byte record per beat).
+pub const DMA_BEAT_BYTES: usize = dma_data_bytes();
+
+const fn dma_data_bytes() -> usize {
+    let mut i = 0;
+    while i < PORTS.len() {
+        let (name, _, width) = PORTS[i];
+        if matches!(name.as_bytes(), b"dma_data") {
+            return width as usize / 8;
+        }
+        i += 1;
+    }
+    panic!("top has no dma_data port")
+}
+
 /// Counters of what crossed the card's ports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortStats {
     pub beats_in: u64,
     pub packets_in: u64,
     pub verdicts: u64,
+    /// Beats taken on the DMA write port (one per record on the 512-bit port).
     pub dma_beats: u64,
     pub dma_errors: u64,
     pub irqs: u64,
@@ -195,9 +212,14 @@ impl SimCard {
             }
         }
         if pre.dma_valid[0] == 1 && !stall {
+            // One beat = `dma_data`'s bytes at `dma_addr`, word 0 first, little-endian (one
+            // whole 64-byte record per beat on the 512-bit port).
             let addr = pre.dma_addr[0] as u64 | (pre.dma_addr[1] as u64) << 32;
-            let data = pre.dma_data[0] as u64 | (pre.dma_data[1] as u64) << 32;
-            if !self.mem.write(addr, &data.to_le_bytes()) {
+            let mut data = [0u8; DMA_BEAT_BYTES];
+            for (b, w) in data.chunks_exact_mut(4).zip(&pre.dma_data) {
+                b.copy_from_slice(&w.to_le_bytes());
+            }
+            if !self.mem.write(addr, &data) {
                 self.stats.dma_errors += 1;
             }
             self.stats.dma_beats += 1;

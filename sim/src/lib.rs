@@ -14,6 +14,6 @@ pub mod io {
     include!(concat!(env!("OUT_DIR"), "/mirror.rs"));
 }
 
-pub use card::{HostMemory, SimCard, Verdict};
+pub use card::{HostMemory, SimCard, Verdict, DMA_BEAT_BYTES};
 pub use ffi::Model;
 pub use io::{SimIn, SimOut, PORTS};

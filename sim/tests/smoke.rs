@@ -51,3 +51,52 @@ fn a_packet_gets_a_verdict_and_its_miss_record_lands_in_the_ring() {
     assert_eq!(rec[0] & 0xf, 1, "record type Miss");
     assert!(c.take_irq(), "interrupt armed and raised");
 }
+
+/// The 512-bit DMA port: a record is one beat at its slot address; records queued behind a
+/// stalled port leave one per clock once it is ready again.
+#[test]
+fn records_leave_one_per_dma_beat_back_to_back() {
+    assert_eq!(
+        lvsnic_sim::DMA_BEAT_BYTES,
+        64,
+        "one 64-byte record per beat"
+    );
+    let mut c = SimCard::new();
+    let ring = c.mem.alloc(16 * 64, 4096);
+    c.reg_write(off("EVQ", "BASE_LO"), ring as u32);
+    c.reg_write(off("EVQ", "BASE_HI"), (ring >> 32) as u32);
+    c.reg_write(off("EVQ", "LOG_SIZE"), 4);
+    c.reg_write(off("EVQ", "CTRL"), 0b01);
+    c.set_dma_stall(Some(|cycle| cycle < 400));
+    c.dma_log = Some(Vec::new());
+    let n = 10u64;
+    for k in 0..n {
+        // not IP: every packet misses Unparsed
+        let mut f = vec![0u8; 60];
+        f[12] = 0x88;
+        f[13] = k as u8;
+        c.send(&f);
+    }
+    c.run(500 - c.cycle());
+    assert_eq!(c.stats.verdicts, n);
+    assert_eq!(c.stats.dma_beats, n, "one beat per record");
+    assert_eq!(c.stats.dma_errors, 0);
+    let log = c.dma_log.take().unwrap();
+    for (k, (cycle, addr)) in log.iter().enumerate() {
+        assert_eq!(*addr, ring + 64 * k as u64, "slot address of record {k}");
+        assert_eq!(
+            *cycle,
+            400 + k as u64,
+            "record {k}: one per clock after the stall"
+        );
+    }
+    for k in 0..n {
+        let mut rec = [0u8; 64];
+        assert!(c.mem.read(ring + 64 * k, &mut rec));
+        let w15 = u32::from_le_bytes(rec[60..64].try_into().unwrap());
+        assert_eq!(w15 >> 31, 1, "phase bit of the first lap");
+        assert_eq!(rec[0] & 0xf, 1, "record type Miss");
+        let w13 = u32::from_le_bytes(rec[52..56].try_into().unwrap());
+        assert_eq!(w13 as u64, k, "pkt_id in word 13, in order");
+    }
+}

@@ -34,7 +34,7 @@ use crate::dest::DestTable;
 use crate::fwmark::{FwmarkRules, LATENCY as FWMARK_LATENCY, RULE_BITS};
 use crate::hash::{JHashPipe, LATENCY as HASH_LATENCY};
 use crate::parser::{Parser, LATENCY as PARSER_LATENCY, VERDICT_MALFORMED, VERDICT_OK};
-use crate::queue::{EventQueue, REC_BITS};
+use crate::queue::{EventQueue, DMA_BITS, REC_BITS};
 use crate::regfile::RegFile;
 use crate::service::{ServiceLookup, LATENCY as SERVICE_LATENCY, SERVICE_BITS};
 use crate::table::{
@@ -676,9 +676,9 @@ impl Logic for Records {
 /// | `v_reason` | out | 4 | MissReason (miss) |
 /// | `v_mark` | out | 32 | fwmark after the rules |
 /// | `v_mac` | out | 48 | DR: destination MAC to write into the frame (forward) |
-/// | `dma_valid`, `dma_ready` | out, in | 1 | EVQ DMA write port (64-bit beats, see `queue`) |
-/// | `dma_addr`, `dma_data` | out | 64, 64 | byte address, data |
-/// | `dma_last` | out | 1 | last beat of a 64-byte record |
+/// | `dma_valid`, `dma_ready` | out, in | 1 | EVQ DMA write port (512-bit beats, one 64-byte record per beat, see `queue`) |
+/// | `dma_addr`, `dma_data` | out | 64, 512 | byte address of the ring slot, the record (word i in bits 32i+31..32i) |
+/// | `dma_last` | out | 1 | always 1 (a record is one beat) |
 /// | `reg_addr`, `reg_wdata`, `reg_wr`, `reg_rd` | in | 16, 32, 1, 1 | BAR0 register bus |
 /// | `reg_rdata`, `reg_rvalid` | out | 32, 1 | read data, one clock after `reg_rd` |
 /// | `irq` | out | 1 | EVQ interrupt pulse |
@@ -700,7 +700,7 @@ pub struct Card {
     pub dma_valid: Signal<Out, Bit>,
     pub dma_ready: Signal<In, Bit>,
     pub dma_addr: Signal<Out, Bits<64>>,
-    pub dma_data: Signal<Out, Bits<64>>,
+    pub dma_data: Signal<Out, Bits<DMA_BITS>>,
     pub dma_last: Signal<Out, Bit>,
     pub reg_addr: Signal<In, Bits<16>>,
     pub reg_wdata: Signal<In, Bits<32>>,
@@ -1809,10 +1809,16 @@ mod tests {
                 self.last_beats.push(self.cycle);
             }
             if self.u.dma_valid.val() && self.u.dma_ready.val() {
-                self.mem.insert(
-                    self.u.dma_addr.val().to_u64(),
-                    self.u.dma_data.val().to_u64(),
-                );
+                // one beat = one 64-byte record at its slot address; kept as 8 little-endian
+                // 64-bit words at addr + 8k
+                assert!(self.u.dma_last.val());
+                let a = self.u.dma_addr.val().to_u64();
+                assert_eq!(a % 64, 0, "a beat is one aligned record");
+                let w = bits_to_words(self.u.dma_data.val());
+                for k in 0..8 {
+                    let d = w[2 * k] as u64 | (w[2 * k + 1] as u64) << 32;
+                    self.mem.insert(a + 8 * k as u64, d);
+                }
             }
             if self.u.v_valid.val() {
                 self.verdicts.push((
