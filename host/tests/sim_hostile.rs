@@ -105,8 +105,9 @@ fn established() -> Rig {
 /// 802.1Q tag), IPv4 with IHL >= 5 and total length >= IHL*4, not a fragment, or IPv6 with
 /// TCP/UDP/SCTP next header, the frame at least as long as the IP length says (L2 + total
 /// length, L2 + 40 + payload length; longer is padding), the whole fixed L4 header (TCP 20,
-/// UDP 8, SCTP 16) within the IP length, ending inside the parser's 96-byte header window, and
-/// a TCP data offset (>= 5) / UDP length field (0, or >= 8) within the IP payload.
+/// UDP 8, SCTP 16) within the IP length (it always ends inside the parser's 128-byte header
+/// window: VLAN 18 + IPv4 60 + TCP 20 = 98 bytes), and a TCP data offset (>= 5) / UDP length
+/// field (0, or >= 8) within the IP payload.
 fn card_parses(f: &[u8]) -> bool {
     let be = |i: usize| u16::from_be_bytes([f[i], f[i + 1]]) as usize;
     if f.len() < 14 {
@@ -146,7 +147,7 @@ fn card_parses(f: &[u8]) -> bool {
         132 => 16,
         _ => return false,
     };
-    if l4 + need > 96 || f.len() < ip_end || ip_end < l4 + need {
+    if l4 + need > 128 || f.len() < ip_end || ip_end < l4 + need {
         return false;
     }
     // the L4 length fields within the IP payload
@@ -329,7 +330,7 @@ fn add_ip_len(f: &mut [u8], d: i32) {
 /// length still 40) must miss — the kernel drops it in `ip_rcv` before IPVS. The frame length:
 /// a frame shorter than its IPv4 total length / IPv6 payload length (+ L2, + 40) misses even
 /// with the whole L4 header there (`ip_rcv_core`, `ipv6_rcv` drop it), also when the IP length
-/// ends past the parser's 96-byte header window; a frame as long or longer (Ethernet padding,
+/// ends past the parser's 128-byte header window; a frame as long or longer (Ethernet padding,
 /// which the kernel trims) is a card hit.
 #[test]
 fn rtl_short_l4_headers_and_short_frames_miss() {
@@ -502,17 +503,11 @@ fn ipv4_options_and_vlan_are_parsed() {
                 &format!("VLAN flow {i} IHL {}", 5 + words),
                 &vlan(&g, 9),
             );
-            // The parser's header window is 96 bytes: VLAN 18 + IHL*4 + the L4 header must fit,
-            // else the card misses and the host decides (same decision, checked above).
-            let l4_len = match f[L3 + 9] {
-                6 => 20,
-                17 => 8,
-                _ => 16,
-            };
-            let fits = 18 + (5 + words) * 4 + l4_len <= 96;
+            // The parser's header window is 128 bytes (two 64-byte beats): VLAN 18 + IHL*4 +
+            // the L4 header always fits, so every such frame is a card hit.
             assert_eq!(
                 o.kind,
-                if fits { KIND_FORWARD } else { KIND_MISS },
+                KIND_FORWARD,
                 "VLAN flow {i} IHL {}: {o:?}",
                 5 + words
             );

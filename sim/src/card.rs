@@ -82,6 +82,36 @@ const fn dma_data_bytes() -> usize {
     panic!("top has no dma_data port")
 }
 
+/// Bytes per beat of the packet stream (`s_data` is 512 bits).
+pub const BEAT_BYTES: usize = 64;
+
+/// One `s_data` beat as the port's 32-bit words (word 0 = bits 31..0).
+type Beat = [u32; BEAT_BYTES / 4];
+
+/// A beat from up to [`BEAT_BYTES`] frame bytes: first byte in bits 511..504 (the beat read as a
+/// big-endian number), zeros after; and its `s_keep` (bit 63 = first byte, contiguous).
+pub fn beat_of(chunk: &[u8]) -> (Beat, u64) {
+    assert!(chunk.len() <= BEAT_BYTES);
+    let mut b = [0u8; BEAT_BYTES];
+    b[..chunk.len()].copy_from_slice(chunk);
+    let n = BEAT_BYTES / 4;
+    let words = core::array::from_fn(|w| {
+        let at = (n - 1 - w) * 4;
+        u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    });
+    let keep = if chunk.is_empty() {
+        0
+    } else {
+        !0u64 << (BEAT_BYTES - chunk.len())
+    };
+    (words, keep)
+}
+
+/// Beats a frame of `len` bytes takes on the packet stream (a zero-length frame is one beat).
+pub fn beats_of(len: usize) -> usize {
+    len.div_ceil(BEAT_BYTES).max(1)
+}
+
 /// Counters of what crossed the card's ports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortStats {
@@ -101,8 +131,8 @@ pub struct SimCard {
     model: Model,
     inp: SimIn,
     cycle: u64,
-    /// Beats waiting to enter the card: (data, last, keep).
-    beats: VecDeque<(u64, bool, u8)>,
+    /// Beats waiting to enter the card: (data as `s_data` words, last, keep).
+    beats: VecDeque<(Beat, bool, u64)>,
     verdicts: VecDeque<Verdict>,
     pub mem: HostMemory,
     irq: bool,
@@ -161,22 +191,18 @@ impl SimCard {
         self.dma_stall = stall;
     }
 
-    /// Queue one Ethernet frame (first byte first). A zero-length frame is sent as one beat
-    /// with no byte enabled.
+    /// Queue one Ethernet frame (first byte first) as 64-byte beats. A zero-length frame is sent
+    /// as one beat with no byte enabled.
     pub fn send(&mut self, frame: &[u8]) {
         self.stats.packets_in += 1;
         if frame.is_empty() {
-            self.beats.push_back((0, true, 0));
+            self.beats.push_back(([0; BEAT_BYTES / 4], true, 0));
             return;
         }
-        let n = frame.len().div_ceil(8);
-        for (i, chunk) in frame.chunks(8).enumerate() {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            // First byte in bits 63..56; keep bit 7 = first byte.
-            let keep = (0xffu16 << (8 - chunk.len())) as u8;
-            self.beats
-                .push_back((u64::from_be_bytes(b), i + 1 == n, keep));
+        let n = beats_of(frame.len());
+        for (i, chunk) in frame.chunks(BEAT_BYTES).enumerate() {
+            let (data, keep) = beat_of(chunk);
+            self.beats.push_back((data, i + 1 == n, keep));
         }
     }
 
@@ -190,9 +216,9 @@ impl SimCard {
         match self.beats.front() {
             Some(&(data, last, keep)) => {
                 self.inp.s_valid = [1];
-                self.inp.s_data = [data as u32, (data >> 32) as u32];
+                self.inp.s_data = data;
                 self.inp.s_last = [last as u32];
-                self.inp.s_keep = [keep as u32];
+                self.inp.s_keep = [keep as u32, (keep >> 32) as u32];
             }
             None => self.inp.s_valid = [0],
         }

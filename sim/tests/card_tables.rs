@@ -157,7 +157,7 @@ fn aged_conn_and_template_expire_events() {
     assert_eq!(st, CmdStatus::NotFound as u32);
 }
 
-/// Ethernet / IPv4 / UDP frame of 42 bytes (6 beats).
+/// Ethernet / IPv4 / UDP frame of 42 bytes (one 64-byte beat).
 fn udp_frame(sport: u16) -> Vec<u8> {
     let mut f = vec![0u8; 42];
     f[12] = 0x08;
@@ -195,7 +195,7 @@ fn back_to_back_packets_one_beat_per_clock_one_verdict_each_in_order() {
             v.push(x);
         }
     }
-    assert_eq!(c.stats.beats_in - beats, 6 * n as u64);
+    assert_eq!(c.stats.beats_in - beats, n as u64, "one beat per frame");
     assert_eq!(
         c.stats.stream_stalls, 0,
         "no back-pressure without commands or learns"
@@ -205,9 +205,9 @@ fn back_to_back_packets_one_beat_per_clock_one_verdict_each_in_order() {
         assert_eq!(x.pkt_id, k as u32);
         assert_eq!(x.kind, lvsnic_sim::card::KIND_MISS);
         assert_eq!(x.reason, MissReason::NoService as u8);
-        // the last beat of packet k enters in the tick that starts at start + 6k + 5; the verdict is
-        // seen TOTAL_LATENCY (27) ticks later
-        assert_eq!(x.cycle - start, 6 * k as u64 + 5 + 27, "packet {k}");
+        // the (only) beat of packet k enters in the tick that starts at start + k; the verdict
+        // is seen TOTAL_LATENCY (27) ticks later: one verdict per clock
+        assert_eq!(x.cycle - start, k as u64 + 27, "packet {k}");
     }
 }
 
@@ -226,7 +226,7 @@ fn udp_frame_len(sport: u16, payload: usize, pad: usize, short: u16) -> Vec<u8> 
 
 /// Frames of many lengths back to back: one beat per clock, and every verdict 27 clocks
 /// (`TOTAL_LATENCY`) after the frame's last beat, also for frames longer than the parser's
-/// 96-byte header window (the parser decides at the last beat, where it knows the frame's
+/// 128-byte header window (the parser decides at the last beat, where it knows the frame's
 /// length). A frame shorter than its IPv4 total length misses `Unparsed`; a padded one is
 /// parsed (`NoService`: no service is configured).
 #[test]
@@ -254,7 +254,7 @@ fn verdicts_come_27_clocks_after_the_last_beat_for_every_frame_length() {
     let mut beats = 0;
     for (k, &(payload, pad, short)) in shapes.iter().enumerate() {
         let f = udp_frame_len(3000 + k as u16, payload, pad, short);
-        beats += f.len().div_ceil(8) as u64;
+        beats += lvsnic_sim::card::beats_of(f.len()) as u64;
         c.send(&f);
     }
     let mut v = vec![];
@@ -290,9 +290,14 @@ fn a_table_command_stops_the_stream_drains_and_loses_no_packet() {
     c.reg_write(off("CTRL", "CONTROL", 0), 1);
     let n = 30u16;
     for k in 0..n {
-        c.send(&udp_frame(2000 + k));
+        // 3-beat frames (Ethernet padding after the datagram), so the stream is still running
+        // (90 beats) when the command comes
+        let mut f = udp_frame(2000 + k);
+        f.resize(180, 0);
+        c.send(&f);
     }
     c.run(40);
+    assert!(c.pending_beats() > 0, "the stream is still running");
     let key = FlowKey {
         proto: 17,
         caddr: "198.51.100.7".parse().unwrap(),

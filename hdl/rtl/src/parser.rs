@@ -2,21 +2,24 @@
 //! TCP, UDP, SCTP -> one parsed-header record per packet.
 //!
 //! # Input stream
-//! One 64-bit beat per clock when `in_valid` (the parser is always ready: `in_ready` is constant 1).
-//! **Byte order:** the first byte of the packet (of each beat) is in the most significant byte of
-//! `in_data` (`in_data[63:56]`), i.e. the beat is read as a big-endian number. `in_nbytes` is the
-//! number of valid bytes of a `in_last` beat (0..=8; 0 is a zero-length packet; values above 8
-//! count as 8); on other beats it is ignored (8 bytes). Bytes beyond `in_nbytes` are ignored.
-//! `in_valid` may drop in the middle of a packet (idle beats are skipped).
+//! One 512-bit beat (64 bytes) per clock when `in_valid` (the parser is always ready: `in_ready`
+//! is constant 1). **Byte order:** the first byte of the packet (of each beat) is in the most
+//! significant byte of `in_data` (`in_data[511:504]`), i.e. the beat is read as a big-endian
+//! number. `in_nbytes` is the number of valid bytes of a `in_last` beat (0..=64; 0 is a
+//! zero-length packet; values above 64 count as 64); on other beats it is ignored (64 bytes).
+//! Bytes beyond `in_nbytes` are ignored. `in_valid` may drop in the middle of a packet (idle
+//! beats are skipped). A frame of up to 64 bytes (every minimum-size frame) is one beat, so the
+//! parser takes one such packet per clock, back to back.
 //!
 //! # Output
-//! The header of a packet is its first [`HDR_BEATS`] beats (96 bytes: Ethernet, VLAN tag, IPv4
-//! header and L4 header fit unless a VLAN tag and long IPv4 options leave no room, see rule 6).
-//! Later beats are not kept, only counted: the parser knows the frame's byte count (saturating at
-//! 2^17, beyond any IP length) when its last beat comes. The *trigger* beat of a packet is its
-//! `in_last` beat, also for frames longer than the header window, so the verdict can compare
-//! the frame with its IP length. `out_valid` is high for one cycle exactly [`LATENCY`] cycles
-//! after the cycle in which the trigger beat was accepted, with the record of that packet.
+//! The header of a packet is its first [`HDR_BEATS`] beats (128 bytes). Everything the parser
+//! reads fits in that window: VLAN 18 + IPv4 60 (IHL 15) + TCP 20 = 98 bytes. Later beats are
+//! not kept, only counted: the parser knows the frame's byte count (saturating at 2^17, beyond
+//! any IP length) when its last beat comes. The *trigger* beat of a packet is its `in_last`
+//! beat, also for frames longer than the header window, so the verdict can compare the frame
+//! with its IP length. `out_valid` is high for one cycle exactly [`LATENCY`] cycles after the
+//! cycle in which the trigger beat was accepted, with the record of that packet; one-beat frames
+//! on consecutive clocks give records on consecutive clocks.
 //!
 //! `out_verdict` is one of the `VERDICT_*` constants. Fields (`out_af` .. `out_sctp_chunk`) are
 //! meaningful only when the verdict is [`VERDICT_OK`] (on other verdicts they are don't-care).
@@ -37,8 +40,7 @@
 //! 4. IPv4 MF set or fragment offset != 0 -> FRAGMENT
 //! 5. protocol / IPv6 next header not TCP, UDP, SCTP -> UNSUPPORTED (IPv6 extension headers too)
 //! 6. L4 header truncated (frame or IP length): UDP 8 bytes, TCP 20, SCTP 16 (common header and
-//!    the first chunk header) -> MALFORMED. A header that ends past the 96-byte window (VLAN +
-//!    40 bytes of IPv4 options + TCP) is MALFORMED too: a miss, decided by the host.
+//!    the first chunk header) -> MALFORMED. (Every L4 header ends inside the 128-byte window.)
 //! 7. L4 length fields the host's packet parser refuses (it slices the IP payload strictly):
 //!    TCP data offset < 5 or the TCP header (data offset * 4) longer than the IP payload; UDP
 //!    length field not 0 and < 8 or longer than the IP payload -> MALFORMED. The IP payload is
@@ -49,21 +51,25 @@
 //! IPv4 options content.
 //!
 //! # Pipeline (LATENCY = 3)
-//! * edge 0 (trigger beat): header beats + the trigger beat -> Ethernet/VLAN decode -> L3-aligned
-//!   74-byte window, ethertype, header byte count (at most 96), frame byte count.
+//! * edge 0 (trigger beat): the two header beats (the trigger beat in place of the one it is) ->
+//!   Ethernet/VLAN decode -> L3-aligned 74-byte window, ethertype, header byte count (at most
+//!   128), frame byte count.
 //! * edge 1: L3 decode (addresses, protocol, IHL), IP end vs frame length, L4-aligned 14-byte
 //!   window (16:1 mux on IHL), verdict.
 //! * edge 2: ports, flags, chunk type, TCP data offset / UDP length checks -> output registers.
 
-use crate::common::{default_array, front_index_consts};
 use rust_hdl::prelude::*;
 
 /// Cycles from the trigger beat to `out_valid` (number of register stages).
 pub const LATENCY: usize = 3;
 /// Data width of the input stream in bits.
-pub const DATA_BITS: usize = 64;
-/// Beats of a packet captured as its header.
-pub const HDR_BEATS: usize = 12;
+pub const DATA_BITS: usize = 512;
+/// Bytes per beat.
+pub const BEAT_BYTES: usize = DATA_BITS / 8;
+/// Beats of a packet captured as its header (128 bytes).
+pub const HDR_BEATS: usize = 2;
+/// Bytes of the header window.
+pub const HDR_BYTES: usize = BEAT_BYTES * HDR_BEATS;
 /// Width of the frame byte counter; it stops at 2^(FLEN_BITS-1) bytes, more than the largest
 /// IP end (VLAN 18 + IPv6 40 + 65,535).
 const FLEN_BITS: usize = 18;
@@ -86,7 +92,7 @@ pub const TCP_RST: u8 = 0x04;
 pub const TCP_ACK: u8 = 0x10;
 
 /// The packet parser. Ports (direction, width):
-#[derive(LogicBlock)]
+#[derive(LogicBlock, Default)]
 pub struct Parser {
     /// in: clock
     pub clock: Signal<In, Clock>,
@@ -94,12 +100,12 @@ pub struct Parser {
     pub in_valid: Signal<In, Bit>,
     /// out 1: always 1 (the parser never back-pressures)
     pub in_ready: Signal<Out, Bit>,
-    /// in 64: beat data, first byte in bits 63..56
-    pub in_data: Signal<In, Bits<64>>,
+    /// in 512: beat data, first byte in bits 511..504
+    pub in_data: Signal<In, Bits<DATA_BITS>>,
     /// in 1: last beat of the packet
     pub in_last: Signal<In, Bit>,
-    /// in 4: valid bytes of the last beat (0..=8)
-    pub in_nbytes: Signal<In, Bits<4>>,
+    /// in 7: valid bytes of the last beat (0..=64)
+    pub in_nbytes: Signal<In, Bits<7>>,
     /// out 1: record valid (one cycle)
     pub out_valid: Signal<Out, Bit>,
     /// out 16: packet counter
@@ -126,15 +132,16 @@ pub struct Parser {
     pub out_sctp_chunk: Signal<Out, Bits<8>>,
 
     // ---- capture ----
-    kbeat: [Constant<Bits<4>>; HDR_BEATS],
-    beat: DFF<Bits<4>>,
-    len: DFF<Bits<7>>,
+    beat: DFF<Bits<2>>,
+    len: DFF<Bits<8>>,
     flen: DFF<Bits<FLEN_BITS>>,
     id: DFF<Bits<16>>,
-    hdr: [DFF<Bits<64>>; HDR_BEATS],
-    hnext: [Signal<Local, Bits<64>>; HDR_BEATS],
+    hdr0: DFF<Bits<DATA_BITS>>,
+    hdr1: DFF<Bits<DATA_BITS>>,
+    hnext0: Signal<Local, Bits<DATA_BITS>>,
+    hnext1: Signal<Local, Bits<DATA_BITS>>,
     nb: Signal<Local, Bits<7>>,
-    len_now: Signal<Local, Bits<7>>,
+    len_now: Signal<Local, Bits<8>>,
     flen_now: Signal<Local, Bits<FLEN_BITS>>,
     capture: Signal<Local, Bit>,
     trigger: Signal<Local, Bit>,
@@ -144,7 +151,7 @@ pub struct Parser {
     // ---- stage 1 ----
     s1_valid: DFF<Bit>,
     s1_id: DFF<Bits<16>>,
-    s1_len: DFF<Bits<7>>,
+    s1_len: DFF<Bits<8>>,
     s1_flen: DFF<Bits<FLEN_BITS>>,
     s1_vlan: DFF<Bit>,
     s1_et: DFF<Bits<16>>,
@@ -208,131 +215,32 @@ pub struct Parser {
     o_chunk: DFF<Bits<8>>,
 }
 
-impl Default for Parser {
-    fn default() -> Self {
-        Self {
-            clock: Default::default(),
-            in_valid: Default::default(),
-            in_ready: Default::default(),
-            in_data: Default::default(),
-            in_last: Default::default(),
-            in_nbytes: Default::default(),
-            out_valid: Default::default(),
-            out_id: Default::default(),
-            out_verdict: Default::default(),
-            out_af: Default::default(),
-            out_vlan: Default::default(),
-            out_proto: Default::default(),
-            out_src: Default::default(),
-            out_dst: Default::default(),
-            out_sport: Default::default(),
-            out_dport: Default::default(),
-            out_tcp_flags: Default::default(),
-            out_sctp_chunk: Default::default(),
-            kbeat: front_index_consts(),
-            beat: Default::default(),
-            len: Default::default(),
-            flen: Default::default(),
-            id: Default::default(),
-            hdr: default_array(),
-            hnext: default_array(),
-            nb: Default::default(),
-            len_now: Default::default(),
-            flen_now: Default::default(),
-            capture: Default::default(),
-            trigger: Default::default(),
-            cur: Default::default(),
-            et0: Default::default(),
-            vlan: Default::default(),
-            s1_valid: Default::default(),
-            s1_id: Default::default(),
-            s1_len: Default::default(),
-            s1_flen: Default::default(),
-            s1_vlan: Default::default(),
-            s1_et: Default::default(),
-            s1_l3: Default::default(),
-            is4: Default::default(),
-            is6: Default::default(),
-            ver: Default::default(),
-            ihl: Default::default(),
-            hw: Default::default(),
-            proto: Default::default(),
-            is_l4: Default::default(),
-            ver_ok: Default::default(),
-            frag_bad: Default::default(),
-            iplen: Default::default(),
-            hlen: Default::default(),
-            need: Default::default(),
-            l3off: Default::default(),
-            len8: Default::default(),
-            end_min: Default::default(),
-            end_hdr: Default::default(),
-            end_l4: Default::default(),
-            ip_need_hdr: Default::default(),
-            ip_need_l4: Default::default(),
-            ip_base: Default::default(),
-            ip_end: Default::default(),
-            short: Default::default(),
-            shamt: Default::default(),
-            verdict: Default::default(),
-            src4: Default::default(),
-            dst4: Default::default(),
-            src6: Default::default(),
-            dst6: Default::default(),
-            s2_valid: Default::default(),
-            s2_id: Default::default(),
-            s2_verdict: Default::default(),
-            s2_af: Default::default(),
-            s2_vlan: Default::default(),
-            s2_proto: Default::default(),
-            s2_src: Default::default(),
-            s2_dst: Default::default(),
-            s2_l4: Default::default(),
-            s2_l4len: Default::default(),
-            doff: Default::default(),
-            ulen: Default::default(),
-            l4_bad: Default::default(),
-            o_valid: Default::default(),
-            o_id: Default::default(),
-            o_verdict: Default::default(),
-            o_af: Default::default(),
-            o_vlan: Default::default(),
-            o_proto: Default::default(),
-            o_src: Default::default(),
-            o_dst: Default::default(),
-            o_sport: Default::default(),
-            o_dport: Default::default(),
-            o_flags: Default::default(),
-            o_chunk: Default::default(),
-        }
-    }
-}
-
 impl Logic for Parser {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, beat, len, flen, id, s1_valid, s1_id, s1_len, s1_flen, s1_vlan, s1_et,
-            s1_l3, s2_valid, s2_id, s2_verdict, s2_af, s2_vlan, s2_proto, s2_src, s2_dst, s2_l4,
-            s2_l4len, o_valid, o_id, o_verdict, o_af, o_vlan, o_proto, o_src, o_dst, o_sport,
-            o_dport, o_flags, o_chunk
+            self, clock, beat, len, flen, id, hdr0, hdr1, s1_valid, s1_id, s1_len, s1_flen,
+            s1_vlan, s1_et, s1_l3, s2_valid, s2_id, s2_verdict, s2_af, s2_vlan, s2_proto, s2_src,
+            s2_dst, s2_l4, s2_l4len, o_valid, o_id, o_verdict, o_af, o_vlan, o_proto, o_src, o_dst,
+            o_sport, o_dport, o_flags, o_chunk
         );
         self.in_ready.next = true;
 
         // ---------------- capture ----------------
-        self.nb.next = 8.into();
+        self.nb.next = 64.into();
         if self.in_last.val() {
-            if self.in_nbytes.val() > 8 {
-                self.nb.next = 8.into();
+            if self.in_nbytes.val() > 64 {
+                self.nb.next = 64.into();
             } else {
-                self.nb.next = bit_cast::<7, 4>(self.in_nbytes.val());
+                self.nb.next = self.in_nbytes.val();
             }
         }
-        self.capture.next = self.in_valid.val() & (self.beat.q.val() < 12);
-        // header bytes (at most 96: beats past the window are not captured)
+        // beats 0 and 1 are the header window; later beats are only counted
+        self.capture.next = self.in_valid.val() & (self.beat.q.val() < 2);
+        // header bytes (at most 128)
         self.len_now.next = self.len.q.val();
         if self.capture.val() {
-            self.len_now.next = self.len.q.val() + self.nb.val();
+            self.len_now.next = self.len.q.val() + bit_cast::<8, 7>(self.nb.val());
         }
         // frame bytes, saturating
         self.flen_now.next = self.flen.q.val() + bit_cast::<FLEN_BITS, 7>(self.nb.val());
@@ -340,14 +248,17 @@ impl Logic for Parser {
             self.flen_now.next = self.flen.q.val();
         }
         self.trigger.next = self.in_valid.val() & self.in_last.val();
-        for i in 0..HDR_BEATS {
-            self.hdr[i].clock.next = self.clock.val();
-            self.hnext[i].next = self.hdr[i].q.val();
-            if self.capture.val() & (self.beat.q.val() == self.kbeat[i].val()) {
-                self.hnext[i].next = self.in_data.val();
-            }
-            self.hdr[i].d.next = self.hnext[i].val();
+        // the header window as of this beat: the beat itself in place of the one it is
+        self.hnext0.next = self.hdr0.q.val();
+        self.hnext1.next = self.hdr1.q.val();
+        if self.capture.val() & (self.beat.q.val() == 0) {
+            self.hnext0.next = self.in_data.val();
         }
+        if self.capture.val() & (self.beat.q.val() == 1) {
+            self.hnext1.next = self.in_data.val();
+        }
+        self.hdr0.d.next = self.hnext0.val();
+        self.hdr1.d.next = self.hnext1.val();
         if self.in_valid.val() {
             if self.in_last.val() {
                 self.flen.d.next = 0.into();
@@ -367,21 +278,11 @@ impl Logic for Parser {
         if self.trigger.val() {
             self.id.d.next = self.id.q.val() + 1;
         }
-        self.cur.next = (bit_cast::<HDR_BITS, 64>(self.hnext[0].val()) << 704)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[1].val()) << 640)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[2].val()) << 576)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[3].val()) << 512)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[4].val()) << 448)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[5].val()) << 384)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[6].val()) << 320)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[7].val()) << 256)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[8].val()) << 192)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[9].val()) << 128)
-            | (bit_cast::<HDR_BITS, 64>(self.hnext[10].val()) << 64)
-            | bit_cast::<HDR_BITS, 64>(self.hnext[11].val());
+        self.cur.next = (bit_cast::<HDR_BITS, DATA_BITS>(self.hnext0.val()) << 512)
+            | bit_cast::<HDR_BITS, DATA_BITS>(self.hnext1.val());
 
         // ---------------- stage 1: Ethernet / VLAN ----------------
-        self.et0.next = self.cur.val().get_bits::<16>(656);
+        self.et0.next = self.cur.val().get_bits::<16>(912);
         self.vlan.next = self.et0.val() == 0x8100;
         self.s1_valid.d.next = self.trigger.val();
         self.s1_id.d.next = self.id.q.val();
@@ -389,11 +290,11 @@ impl Logic for Parser {
         self.s1_flen.d.next = self.flen_now.val();
         self.s1_vlan.d.next = self.vlan.val();
         if self.vlan.val() {
-            self.s1_et.d.next = self.cur.val().get_bits::<16>(624);
-            self.s1_l3.d.next = self.cur.val().get_bits::<L3_BITS>(32);
+            self.s1_et.d.next = self.cur.val().get_bits::<16>(880);
+            self.s1_l3.d.next = self.cur.val().get_bits::<L3_BITS>(288);
         } else {
             self.s1_et.d.next = self.et0.val();
-            self.s1_l3.d.next = self.cur.val().get_bits::<L3_BITS>(64);
+            self.s1_l3.d.next = self.cur.val().get_bits::<L3_BITS>(320);
         }
 
         // ---------------- stage 2: L3 ----------------
@@ -444,7 +345,7 @@ impl Logic for Parser {
         if self.proto.val() == 132 {
             self.need.next = 16.into();
         }
-        self.len8.next = bit_cast::<8, 7>(self.s1_len.q.val());
+        self.len8.next = self.s1_len.q.val();
         self.end_hdr.next = self.l3off.val() + self.hlen.val();
         self.end_l4.next = self.end_hdr.val() + self.need.val();
         self.ip_need_l4.next = self.ip_need_hdr.val() + bit_cast::<16, 8>(self.need.val());
@@ -583,7 +484,7 @@ mod tests {
 
     /// Reference parser written from the verdict rules of the module documentation.
     fn reference(pkt: &[u8], id: u16) -> Rec {
-        let len = pkt.len().min(HDR_BEATS * 8);
+        let len = pkt.len().min(HDR_BYTES);
         let p = &pkt[..len];
         let mut r = Rec {
             id,
@@ -690,6 +591,19 @@ mod tests {
 
     fn rand_bytes(rng: &mut FrontRng, n: usize) -> Vec<u8> {
         (0..n).map(|_| rng.next_u64() as u8).collect()
+    }
+
+    /// A beat from its bytes (first byte in the top bits); the bytes past `chunk` are garbage.
+    fn beat_bits(chunk: &[u8], rng: &mut FrontRng) -> Bits<DATA_BITS> {
+        let mut b = rand_bytes(rng, BEAT_BYTES);
+        b[..chunk.len()].copy_from_slice(chunk);
+        b.iter().fold(Bits::<DATA_BITS>::default(), |a, &x| {
+            (a << 8u64) | Bits::<DATA_BITS>::from(x as u64)
+        })
+    }
+
+    fn rand_beat(rng: &mut FrontRng) -> Bits<DATA_BITS> {
+        beat_bits(&[], rng)
     }
 
     /// A random packet: mostly well-formed, with every kind of defect sometimes.
@@ -839,18 +753,23 @@ mod tests {
     /// garbage) and check every record against the reference, exactly [`LATENCY`] cycles after
     /// the packet's last beat. Returns the verdict histogram.
     fn drive(rng: &mut FrontRng, idle_pct: u64, pkts: &[Vec<u8>]) -> [usize; 5] {
+        drive_log(rng, idle_pct, pkts).0
+    }
+
+    /// [`drive`], also returning the cycle of every record.
+    fn drive_log(rng: &mut FrontRng, idle_pct: u64, pkts: &[Vec<u8>]) -> ([usize; 5], Vec<usize>) {
         let packets = pkts.len();
         let mut uut = Parser::default();
         uut.connect_all();
         // (cycle at which the record is due, record)
         let mut due: std::collections::VecDeque<(usize, Rec)> = Default::default();
         let mut cycle = 0usize;
-        let mut seen = 0usize;
         let mut hist = [0usize; 5];
+        let mut seen: Vec<usize> = vec![];
         let step = |uut: &mut Parser,
                     due: &mut std::collections::VecDeque<(usize, Rec)>,
                     cycle: &mut usize,
-                    seen: &mut usize| {
+                    seen: &mut Vec<usize>| {
             front_tick(uut, |u| &mut u.clock);
             *cycle += 1;
             assert!(uut.in_ready.val());
@@ -860,7 +779,7 @@ mod tests {
                     assert!(uut.out_valid.val(), "missing record at cycle {c}: {e:x?}");
                     check(uut, &e);
                     due.pop_front();
-                    *seen += 1;
+                    seen.push(*cycle);
                     return;
                 }
                 assert!(c > *cycle);
@@ -870,31 +789,28 @@ mod tests {
         for (n, pkt) in pkts.iter().enumerate() {
             let rec = reference(pkt, n as u16);
             hist[rec.verdict as usize] += 1;
-            let beats = pkt.len().div_ceil(8).max(1);
+            let beats = pkt.len().div_ceil(BEAT_BYTES).max(1);
             if std::env::var("PDEBUG").is_ok() {
                 eprintln!("pkt {n} len {} at cycle {cycle}: {:02x?}", pkt.len(), pkt);
             }
             for b in 0..beats {
                 while rng.chance(idle_pct) {
                     uut.in_valid.next = false;
-                    uut.in_data.next = rng.next_u64().into();
+                    uut.in_data.next = rand_beat(rng);
                     uut.in_last.next = rng.chance(50);
+                    uut.in_nbytes.next = rng.below(128).into();
                     step(&mut uut, &mut due, &mut cycle, &mut seen);
                 }
-                let chunk = &pkt[(b * 8).min(pkt.len())..((b + 1) * 8).min(pkt.len())];
-                let mut w = rng.next_u64();
-                for (k, &x) in chunk.iter().enumerate() {
-                    let sh = 56 - 8 * k;
-                    w = (w & !(0xffu64 << sh)) | (x as u64) << sh;
-                }
+                let lo = (b * BEAT_BYTES).min(pkt.len());
+                let chunk = &pkt[lo..((b + 1) * BEAT_BYTES).min(pkt.len())];
                 let last = b + 1 == beats;
                 uut.in_valid.next = true;
-                uut.in_data.next = w.into();
+                uut.in_data.next = beat_bits(chunk, rng);
                 uut.in_last.next = last;
                 uut.in_nbytes.next = if last {
                     (chunk.len() as u64).into()
                 } else {
-                    rng.below(16).into()
+                    rng.below(128).into()
                 };
                 if last {
                     due.push_back((cycle + LATENCY, rec));
@@ -907,8 +823,8 @@ mod tests {
             step(&mut uut, &mut due, &mut cycle, &mut seen);
         }
         assert!(due.is_empty());
-        assert_eq!(seen, packets);
-        hist
+        assert_eq!(seen.len(), packets);
+        (hist, seen)
     }
 
     #[test]
@@ -965,8 +881,8 @@ mod tests {
 
     /// The frame's byte count against the IP length: shorter than the IPv4 total length / IPv6
     /// payload length (+ L2 header, + 40) is MALFORMED even when the L4 header is complete; as
-    /// long or longer (Ethernet padding) is OK. IP ends inside and beyond the 96-byte header
-    /// window, up to the largest IPv6 payload (a frame count past 16 bits), with idle cycles.
+    /// long or longer (Ethernet padding) is OK. IP ends inside and beyond the first beat and the
+    /// 128-byte header window, up to the largest IPv6 payload (a frame count past 16 bits), with idle cycles.
     #[test]
     fn parser_frame_shorter_than_ip_length() {
         let mut rng = FrontRng(0x0bad_f00d_1e57_0001);
@@ -979,7 +895,7 @@ mod tests {
             want.push(v);
             pkts.push(p);
         };
-        // (IPv6, VLAN, IHL, protocol); IHL 15 with a VLAN tag puts the TCP header past the window
+        // (IPv6, VLAN, IHL, protocol); IHL 15 with a VLAN tag: the largest header (98 bytes)
         let configs = [
             (false, false, 5, 6u8),
             (false, true, 5, 17),
@@ -991,14 +907,15 @@ mod tests {
             (true, true, 5, 132),
         ];
         for (k, &(v6, vlan, ihl, proto)) in configs.iter().enumerate() {
-            // payloads: none, IP end inside the window, around and past 96 bytes, long frames
+            // payloads: none, IP end inside the first beat, around 64 and 128 bytes, long frames
             let long = if k == 0 { 1500 } else { 200 };
-            for payload in [0usize, 9, 31, 32, 33, 60, long] {
+            for payload in [0usize, 9, 31, 32, 33, 60, 70, 74, 75, 100, long] {
                 let f = frame(&mut rng, v6, vlan, ihl, proto, payload);
                 let n = f.len();
                 let l4_end = n - payload;
-                // the L4 header past the window: MALFORMED however long the frame
-                let fits = l4_end <= HDR_BEATS * 8;
+                // every L4 header ends inside the window
+                let fits = l4_end <= HDR_BYTES;
+                assert!(fits, "{l4_end}");
                 add(&mut pkts, f.clone(), fits);
                 for pad in [1usize, 6, 8, 46] {
                     let mut g = f.clone();
@@ -1087,14 +1004,15 @@ mod tests {
     #[test]
     fn parser_back_to_back_runts() {
         // zero-length and one-beat packets every cycle must each give a MALFORMED record
+        let mut rng = FrontRng(7);
         let mut uut = Parser::default();
         uut.connect_all();
         let mut outs = vec![];
         for c in 0..12 {
             uut.in_valid.next = c < 8;
             uut.in_last.next = true;
-            uut.in_data.next = 0x0102_0304_0506_0708u64.into();
-            uut.in_nbytes.next = ((c % 3) as u64 * 4).into();
+            uut.in_data.next = beat_bits(&[1, 2, 3, 4, 5, 6, 7, 8], &mut rng);
+            uut.in_nbytes.next = ((c % 4) as u64 * 4).into();
             front_tick(&mut uut, |u| &mut u.clock);
             if uut.out_valid.val() {
                 outs.push((c + 1, uut.out_verdict.val().to_u64()));
@@ -1102,6 +1020,93 @@ mod tests {
         }
         let want: Vec<_> = (0..8).map(|c| (c + LATENCY, VERDICT_MALFORMED)).collect();
         assert_eq!(outs, want);
+    }
+
+    /// (IPv6, VLAN, IHL, protocol) of the length sweeps: header ends at 54, 98 (the largest),
+    /// 62, 74 and 54 bytes.
+    const SWEEP: [(bool, bool, usize, u8); 5] = [
+        (false, false, 5, 6),
+        (false, true, 15, 6),
+        (true, false, 5, 17),
+        (true, true, 5, 132),
+        (false, false, 8, 17),
+    ];
+
+    /// Frames of exactly `len` bytes for every [`SWEEP`] configuration: a well-formed frame
+    /// whose IP length ends at `len` (or the prefix of one, when `len` is shorter than its
+    /// headers), one with half of the space after the headers as Ethernet padding, and one
+    /// whose IP length claims a byte more than the frame holds.
+    fn frames_of_len(rng: &mut FrontRng, len: usize) -> Vec<Vec<u8>> {
+        let mut out = vec![];
+        for &(v6, vlan, ihl, proto) in &SWEEP {
+            let f0 = frame(rng, v6, vlan, ihl, proto, 0);
+            let hdr = f0.len();
+            if len < hdr {
+                out.push(f0[..len].to_vec());
+                continue;
+            }
+            out.push(frame(rng, v6, vlan, ihl, proto, len - hdr));
+            let payload = (len - hdr) / 2;
+            let mut g = frame(rng, v6, vlan, ihl, proto, payload);
+            g.extend(rand_bytes(rng, len - hdr - payload));
+            out.push(g);
+            let mut g = frame(rng, v6, vlan, ihl, proto, len - hdr);
+            let at = if vlan { 18 } else { 14 } + if v6 { 4 } else { 2 };
+            let l = u16::from_be_bytes([g[at], g[at + 1]]);
+            g[at..at + 2].copy_from_slice(&(l + 1).to_be_bytes());
+            out.push(g);
+        }
+        for f in &out {
+            assert_eq!(f.len(), len);
+        }
+        out
+    }
+
+    /// Every frame length from 0 to 200 bytes (1 to 4 beats, both sides of every beat boundary
+    /// and of the 128-byte window), well-formed, padded and short of their IP length, each
+    /// against the reference: back to back with no idle cycle, then again with random idle.
+    #[test]
+    fn parser_every_frame_length() {
+        let mut rng = FrontRng(0x0bad_f00d_1e57_0003);
+        let pkts: Vec<Vec<u8>> = (0..=200).flat_map(|n| frames_of_len(&mut rng, n)).collect();
+        let hist = drive(&mut rng, 0, &pkts);
+        eprintln!("histogram (ok, not-ip, unsupported, fragment, malformed): {hist:?}");
+        assert!(hist[VERDICT_OK as usize] > pkts.len() / 3, "{hist:?}");
+        assert_eq!(hist.iter().sum::<usize>(), pkts.len());
+        let hist2 = drive(&mut rng, 30, &pkts);
+        assert_eq!(hist, hist2);
+    }
+
+    /// One-beat frames (0..=64 bytes) on consecutive clocks, no idle: one record per clock,
+    /// each exactly LATENCY clocks after its beat (`drive` checks the cycle of every record),
+    /// and the records come out on consecutive clocks.
+    #[test]
+    fn parser_one_beat_frames_back_to_back() {
+        let mut rng = FrontRng(0x0bad_f00d_1e57_0004);
+        let mut pkts = vec![];
+        for k in 0..400 {
+            let len = match k % 4 {
+                0 => 54 + rng.below(11) as usize,
+                1 => 60 + rng.below(5) as usize,
+                2 => rng.below(65) as usize,
+                _ => 54,
+            };
+            let fs = frames_of_len(&mut rng, len);
+            pkts.push(fs[rng.below(fs.len() as u64) as usize].clone());
+        }
+        assert!(pkts.iter().all(|p| p.len() <= BEAT_BYTES));
+        let (hist, cycles) = drive_log(&mut rng, 0, &pkts);
+        assert!(hist[VERDICT_OK as usize] > pkts.len() / 4, "{hist:?}");
+        assert!(
+            hist[VERDICT_MALFORMED as usize] > pkts.len() / 4,
+            "{hist:?}"
+        );
+        assert_eq!(cycles.len(), pkts.len());
+        assert!(
+            cycles.windows(2).all(|w| w[1] == w[0] + 1),
+            "one record per clock"
+        );
+        assert_eq!(cycles[0], LATENCY);
     }
 
     #[test]

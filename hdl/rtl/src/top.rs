@@ -33,7 +33,9 @@ use crate::common::default_array;
 use crate::dest::DestTable;
 use crate::fwmark::{FwmarkRules, LATENCY as FWMARK_LATENCY, RULE_BITS};
 use crate::hash::{JHashPipe, LATENCY as HASH_LATENCY};
-use crate::parser::{Parser, LATENCY as PARSER_LATENCY, VERDICT_MALFORMED, VERDICT_OK};
+use crate::parser::{
+    Parser, DATA_BITS as PARSER_DATA_BITS, LATENCY as PARSER_LATENCY, VERDICT_MALFORMED, VERDICT_OK,
+};
 use crate::queue::{EventQueue, DMA_BITS, REC_BITS};
 use crate::regfile::RegFile;
 use crate::service::{ServiceLookup, LATENCY as SERVICE_LATENCY, SERVICE_BITS};
@@ -103,9 +105,9 @@ pub const FRONT_DELAY: usize = FWMARK_LATENCY + SERVICE_LATENCY;
 pub struct Front {
     pub clock: Signal<In, Clock>,
     pub in_valid: Signal<In, Bit>,
-    pub in_data: Signal<In, Bits<64>>,
+    pub in_data: Signal<In, Bits<PARSER_DATA_BITS>>,
     pub in_last: Signal<In, Bit>,
-    pub in_nbytes: Signal<In, Bits<4>>,
+    pub in_nbytes: Signal<In, Bits<7>>,
     // write ports (MMIO commands)
     pub rule_wr_en: Signal<In, Bit>,
     pub rule_wr_idx: Signal<In, Bits<8>>,
@@ -666,9 +668,9 @@ impl Logic for Records {
 /// |---|---|---|---|
 /// | `clock` | in | 1 | core clock |
 /// | `s_valid`, `s_ready` | in, out | 1 | packet stream handshake (`s_ready` low: the miss FIFO could not take the packets in flight) |
-/// | `s_data` | in | 64 | beat, first byte in bits 63..56 |
+/// | `s_data` | in | 512 | beat of 64 bytes, first byte in bits 511..504 (a frame of up to 64 bytes is one beat) |
 /// | `s_last` | in | 1 | last beat of the packet |
-/// | `s_keep` | in | 8 | byte enables of the beat (bit 7 = first byte; contiguous) |
+/// | `s_keep` | in | 64 | byte enables of the beat (bit 63 = first byte; contiguous from bit 63; all ones on beats before the last); the byte count is its popcount |
 /// | `v_valid` | out | 1 | verdict record (one per packet, [`TOTAL_LATENCY`] clocks after the last beat) |
 /// | `v_pkt_id` | out | 32 | packet id (the parser's packet counter) |
 /// | `v_kind` | out | 2 | 0 forward, 1 drop, 2 miss |
@@ -687,9 +689,9 @@ pub struct Card {
     pub clock: Signal<In, Clock>,
     pub s_valid: Signal<In, Bit>,
     pub s_ready: Signal<Out, Bit>,
-    pub s_data: Signal<In, Bits<64>>,
+    pub s_data: Signal<In, Bits<PARSER_DATA_BITS>>,
     pub s_last: Signal<In, Bit>,
-    pub s_keep: Signal<In, Bits<8>>,
+    pub s_keep: Signal<In, Bits<64>>,
     pub v_valid: Signal<Out, Bit>,
     pub v_pkt_id: Signal<Out, Bits<32>>,
     pub v_kind: Signal<Out, Bits<2>>,
@@ -728,6 +730,15 @@ pub struct Card {
     ctx_dist: Constant<Bits<5>>,
     kram_dist: Constant<Bits<5>>,
     one5: Constant<Bits<5>>,
+    // s_keep -> byte count (popcount, SWAR: 2-, 4-, 8-bit partial sums, then 16/32/64)
+    kc1: Signal<Local, Bits<64>>,
+    kc2: Signal<Local, Bits<64>>,
+    kc3: Signal<Local, Bits<64>>,
+    kc4: Signal<Local, Bits<64>>,
+    kc5: Signal<Local, Bits<64>>,
+    k_m1: Constant<Bits<64>>,
+    k_m2: Constant<Bits<64>>,
+    k_m4: Constant<Bits<64>>,
     // lookup results, held one clock while the dest table is read
     lk_valid: DFF<Bit>,
     lk_c_hit: DFF<Bit>,
@@ -930,6 +941,14 @@ impl Default for Card {
             ctx_dist: Constant::new(CTX_DIST.into()),
             kram_dist: Constant::new(KRAM_DIST.into()),
             one5: Constant::new(1u64.into()),
+            kc1: Default::default(),
+            kc2: Default::default(),
+            kc3: Default::default(),
+            kc4: Default::default(),
+            kc5: Default::default(),
+            k_m1: Constant::new(0x5555_5555_5555_5555u64.into()),
+            k_m2: Constant::new(0x3333_3333_3333_3333u64.into()),
+            k_m4: Constant::new(0x0f0f_0f0f_0f0f_0f0fu64.into()),
             lk_valid: Default::default(),
             lk_c_hit: Default::default(),
             lk_c_idx: Default::default(),
@@ -1077,14 +1096,18 @@ impl Logic for Card {
             self.s_valid.val() && self.evq.miss_room.val() && !self.eng_req.val();
         self.front.in_data.next = self.s_data.val();
         self.front.in_last.next = self.s_last.val();
-        self.front.in_nbytes.next = bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(0))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(1))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(2))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(3))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(4))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(5))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(6))
-            + bit_cast::<4, 1>(self.s_keep.val().get_bits::<1>(7));
+        // byte count of the beat = popcount of `s_keep` (0..=64)
+        self.kc1.next =
+            (self.s_keep.val() & self.k_m1.val()) + ((self.s_keep.val() >> 1) & self.k_m1.val());
+        self.kc2.next =
+            (self.kc1.val() & self.k_m2.val()) + ((self.kc1.val() >> 2) & self.k_m2.val());
+        self.kc3.next = (self.kc2.val() + (self.kc2.val() >> 4)) & self.k_m4.val();
+        self.kc4.next = self.kc3.val() + (self.kc3.val() >> 8);
+        self.kc5.next = self.kc4.val()
+            + (self.kc4.val() >> 16)
+            + (self.kc4.val() >> 32)
+            + (self.kc4.val() >> 48);
+        self.front.in_nbytes.next = self.kc5.val().get_bits::<7>(0);
         self.front.ftp_fallback_en.next = self.regs.ctrl_control.val().get_bit(2);
         self.front.unpriv_port.next = self.regs.unpriv_port.val().get_bits::<16>(0);
         // ---- key formation ----
@@ -1850,14 +1873,15 @@ mod tests {
             self.u.reg_rd.next = false;
             self.u.reg_rdata.val().to_u64() as u32
         }
+        /// Send a frame in 64-byte beats, waiting while `s_ready` is low.
         fn frame(&mut self, f: &[u8]) {
-            for (i, c) in f.chunks(8).enumerate() {
-                let mut b = [0u8; 8];
-                b[..c.len()].copy_from_slice(c);
+            let n = f.len().div_ceil(64).max(1);
+            for i in 0..n {
+                let c = &f[(i * 64).min(f.len())..((i + 1) * 64).min(f.len())];
                 self.u.s_valid.next = true;
-                self.u.s_data.next = u64::from_be_bytes(b).into();
-                self.u.s_last.next = (i + 1) * 8 >= f.len();
-                self.u.s_keep.next = ((0xff00u64 >> c.len()) & 0xff).into();
+                self.u.s_data.next = beat(c);
+                self.u.s_last.next = i + 1 == n;
+                self.u.s_keep.next = keep(c.len()).into();
                 self.clk();
                 while !self.u.s_ready.val() {
                     self.clk();
@@ -1887,16 +1911,35 @@ mod tests {
                 .collect();
             (st >> 8, idx, res)
         }
+        /// A packet of `beats` full beats of garbage (not IP).
         fn packet(&mut self, beats: usize) {
             for b in 0..beats {
                 self.u.s_valid.next = true;
-                self.u.s_data.next = (0x1122_3344_5566_7788u64 ^ b as u64).into();
+                self.u.s_data.next = beat(&[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, b as u8]);
                 self.u.s_last.next = b + 1 == beats;
-                self.u.s_keep.next = 0xffu64.into();
+                self.u.s_keep.next = keep(64).into();
                 self.clk();
             }
             self.u.s_valid.next = false;
             self.u.s_last.next = false;
+        }
+    }
+
+    /// A 512-bit beat from up to 64 bytes: first byte in bits 511..504, zeros after.
+    fn beat(c: &[u8]) -> Bits<512> {
+        let mut b = [0u8; 64];
+        b[..c.len()].copy_from_slice(c);
+        b.iter().fold(Bits::<512>::default(), |a, &x| {
+            (a << 8u64) | Bits::<512>::from(x as u64)
+        })
+    }
+
+    /// `s_keep` of a beat with `n` bytes: the top `n` bits.
+    fn keep(n: usize) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            !0u64 << (64 - n)
         }
     }
 
@@ -2087,6 +2130,160 @@ mod tests {
                 "refreshed"
             );
             assert_eq!(tb.read(stats::BASE + stats::CONN_HITS), 1);
+        });
+    }
+
+    /// Ethernet / IPv4 / UDP frame (42 bytes, one beat).
+    fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        f.extend_from_slice(&[0x45, 0, 0, 28, 0, 1, 0x40, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&[0, 8, 0, 0]);
+        f
+    }
+
+    /// One-beat frames on consecutive clocks through the real pipeline: one verdict per clock,
+    /// each `TOTAL_LATENCY` after its beat, and back-to-back packets of the same flow see each
+    /// other's write-backs (the table's read-after-write forwarding and the top's forwarding of
+    /// the write-back presented in the clock of a later result):
+    /// * conn A (TCP, `ev_next` set): the first ACK forwards with a flag event and clears
+    ///   `ev_next`; the next ACKs, one clock apart, forward without one (STATS.FLAG_EVENTS = 1);
+    /// * conn B (UDP, `ops`): the first datagram forwards and removes the conn (STATS.EXPIRES = 1);
+    ///   the next ones, one clock apart, no longer hit it and miss (no service is configured);
+    /// * interleaved A, B, A, B and runs of A give the same answers.
+    #[test]
+    fn card_one_beat_frames_back_to_back_same_flow() {
+        crate::gen::with_big_stack(|| {
+            use lvsnic_abi::{Command, ConnEntry, FwdMethod, TableEntry};
+            let mut tb = Tb::new();
+            let base = 0x8000_0000u64;
+            tb.write(evq::BASE + ring::BASE_LO, base as u32);
+            tb.write(evq::BASE + ring::BASE_HI, (base >> 32) as u32);
+            tb.write(evq::BASE + ring::LOG_SIZE, 5);
+            tb.write(evq::BASE + ring::CTRL, 1);
+            tb.write(ctrl::BASE + ctrl::CONTROL, 1);
+            tb.write(
+                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK,
+                1000,
+            );
+            tb.write(
+                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK_CTRL,
+                0,
+            );
+            let mut cmdw = [0u32; 16];
+            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
+            cmdw[1] = 5;
+            cmdw[2..10].copy_from_slice(&[
+                0x0a00_0001,
+                0,
+                0,
+                0,
+                80,
+                0x0000_011b,
+                0x3344_5566,
+                0x1122,
+            ]);
+            for (i, w) in cmdw.iter().enumerate() {
+                tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
+            }
+            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            let conn = |proto: u8, cport: u16, vport: u16, ops: bool, ev_next: bool| ConnEntry {
+                key: FlowKey {
+                    proto,
+                    caddr: "10.1.2.3".parse().unwrap(),
+                    cport,
+                    vaddr: "192.0.2.10".parse().unwrap(),
+                    vport,
+                },
+                fwd: FwdMethod::Route,
+                controlled: false,
+                ops,
+                syn_miss: false,
+                ev_next,
+                state: 1,
+                dest: 5,
+                dest_gen: 1,
+                last_refresh: 990,
+                timeout_ms: 900_000,
+                dport: vport,
+            };
+            let a = conn(6, 40000, 80, false, true);
+            let b = conn(17, 40001, 53, true, false);
+            for e in [&a, &b] {
+                let (st, _, _) = tb.command(&Command::insert(e).unwrap());
+                assert_eq!(st, CmdStatus::Ok as u32, "insert");
+            }
+            let fa = tcp_frame([10, 1, 2, 3], [192, 0, 2, 10], 40000, 80, 0x10);
+            let fb = udp_frame([10, 1, 2, 3], [192, 0, 2, 10], 40001, 53);
+            assert!(fa.len() <= 64 && fb.len() <= 64);
+            // (frame, expected kind)
+            let fwd = crate::verdict::KIND_FORWARD;
+            let plan: Vec<(&Vec<u8>, u64)> = vec![
+                (&fa, fwd),
+                (&fa, fwd),
+                (&fa, fwd),
+                (&fb, fwd),
+                (&fb, KIND_MISS),
+                (&fb, KIND_MISS),
+                (&fa, fwd),
+                (&fb, KIND_MISS),
+                (&fa, fwd),
+                (&fb, KIND_MISS),
+                (&fa, fwd),
+                (&fa, fwd),
+            ];
+            let v0 = tb.verdicts.len();
+            let l0 = tb.last_beats.len();
+            for (f, _) in &plan {
+                tb.frame(f);
+            }
+            for _ in 0..TOTAL_LATENCY + 40 {
+                tb.clk();
+            }
+            let beats = &tb.last_beats[l0..];
+            assert_eq!(beats.len(), plan.len());
+            assert!(
+                beats.windows(2).all(|w| w[1] == w[0] + 1),
+                "one beat per clock, no stall: {beats:?}"
+            );
+            let got = &tb.verdicts[v0..];
+            assert_eq!(got.len(), plan.len());
+            for (k, ((cyc, _, kind, _), (_, want))) in got.iter().zip(&plan).enumerate() {
+                assert_eq!(*kind, *want, "packet {k}: {got:?}");
+                assert_eq!(cyc - beats[k], TOTAL_LATENCY as u64, "packet {k}");
+            }
+            assert!(
+                got.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+                "one verdict per clock"
+            );
+            assert_eq!(tb.read(stats::BASE + stats::CONN_HITS), 8);
+            assert_eq!(
+                tb.read(stats::BASE + stats::FLAG_EVENTS),
+                1,
+                "ev_next seen once"
+            );
+            assert_eq!(
+                tb.read(stats::BASE + stats::EXPIRES),
+                1,
+                "ops conn removed once"
+            );
+            assert_eq!(tb.read(stats::BASE + stats::MISSES), 4);
+            // the refresh reached the table: conn A's last_refresh is now
+            let (st, _, res) = tb.command(&Command::lookup(TableId::Conn, &a.key).unwrap());
+            assert_eq!(st, CmdStatus::Ok as u32);
+            let mut p = [0u32; 14];
+            p.copy_from_slice(&res);
+            let e = ConnEntry::from_payload(&p).unwrap();
+            assert_eq!(
+                (e.last_refresh, e.ev_next),
+                (1000, false),
+                "refreshed, ev_next cleared"
+            );
+            let (st, _, _) = tb.command(&Command::lookup(TableId::Conn, &b.key).unwrap());
+            assert_eq!(st, CmdStatus::NotFound as u32, "ops conn gone");
         });
     }
 
