@@ -343,6 +343,11 @@ fn refill(
 ) {
     while card.pending_beats() < QUEUE_BEATS {
         if *k % miss_every == miss_every - 1 {
+            // `client` keeps 16 bits of the network: skip the pre-installed ones when it wraps
+            // (more than 65,536 misses in a run at one packet per clock)
+            if *miss_net & 0xffff < HIT_NETS {
+                *miss_net += HIT_NETS - (*miss_net & 0xffff);
+            }
             let src = client(*miss_net, 7, 50000);
             *miss_net += 1;
             sent_kinds.push(KIND_MISS);
