@@ -1,7 +1,6 @@
 //! The card driver: initialisation, the host side of the cache protocol
 //! (`docs/cache-protocol.md`) and the record handlers (miss, learn, flag, expire).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use etherparse::{IpNumber, PacketBuilder};
@@ -12,6 +11,7 @@ use super::cmd::{self, CmdResult};
 use super::ring::EventRing;
 use super::tables::{self, flow_key, Exec, Tables};
 use super::{Bar, CardInfo, Device, DriverError};
+use crate::model::conn::FastMap;
 use crate::model::{
     DecidedBy, Decision, Dir, Director, Packet, Proto, SctpChunk, TcpFlags, Time, Verdict,
 };
@@ -112,7 +112,7 @@ pub struct Card<D: Device> {
     pub tables: Tables,
     pub info: CardInfo,
     /// Host decisions of missed packets, by packet id.
-    pub decided: HashMap<u32, Decision>,
+    pub decided: FastMap<u32, Decision>,
 }
 
 impl<D: Device> Card<D> {
@@ -136,16 +136,18 @@ impl<D: Device> Card<D> {
         bar.write("TIME", "TICK", 0, 0)?;
         bar.write("AGING", "CTRL", 0, 1)?;
         let ring = EventRing::setup(&mut bar, RING_LOG_SIZE)?;
+        let mut tables = Tables::new(
+            info.services as usize,
+            info.dests as usize,
+            info.rules as usize,
+        );
+        tables.reserve(info.conn.capacity() as usize, info.tpl.capacity() as usize);
         let mut card = Card {
-            tables: Tables::new(
-                info.services as usize,
-                info.dests as usize,
-                info.rules as usize,
-            ),
+            tables,
             bar,
             ring,
             info,
-            decided: HashMap::new(),
+            decided: FastMap::default(),
         };
         card.tables.sync_config(d, &mut BarExec(&mut card.bar))?;
         Ok(card)
@@ -164,8 +166,8 @@ impl<D: Device> Card<D> {
 
     /// Write the model's entry changes to the card.
     pub fn mirror(&mut self, d: &mut Director, now: Time) -> Result<(), DriverError> {
-        let ch = d.take_changes();
-        self.tables.mirror(ch, d, now, &mut BarExec(&mut self.bar))
+        self.tables
+            .mirror_journal(d, now, &mut BarExec(&mut self.bar))
     }
 
     /// Fire the model's timers up to `now`, asking the card when offloaded conns were last
