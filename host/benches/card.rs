@@ -15,7 +15,8 @@
 //!    streams, against `lvsnic_hdl::top::TOTAL_LATENCY`;
 //! 4. miss records handled per second by the host on one core: real miss records captured from
 //!    the card's ring, then only the host handler timed (decode → `Director::process` → journal
-//!    mirror → command planning/encoding), many records per drain;
+//!    mirror → command planning/encoding), with a mirror per record (`Card::handle`) and with
+//!    one mirror per drain (`Card::drain`);
 //! 5. miss-to-install time: simulated cycles from the miss record's DMA write to the host seeing
 //!    the install command done, and host microseconds from reading the record to ringing the
 //!    install's doorbell (simulation time inside register accesses subtracted).
@@ -30,6 +31,7 @@ use lvsnic::driver::card::{self, Card, CardVerdict, PacketPort, KIND_FORWARD, KI
 use lvsnic::driver::cmd::CmdResult;
 use lvsnic::driver::tables::{Exec, Tables};
 use lvsnic::driver::{Bar, Device, DriverError};
+use lvsnic::model::conn::FastMap;
 use lvsnic::model::*;
 use lvsnic_abi::entries::PAYLOAD_WORDS;
 use lvsnic_abi::limits::{RECORD_BYTES, RECORD_WORDS};
@@ -747,13 +749,15 @@ impl Exec for Plan {
 
 /// Real miss records from the card: SYNs from `n` new /24 networks, back to back; the host
 /// only consumes the ring.
-fn capture(n: u32) -> (Director, Vec<[u32; RECORD_WORDS]>, [usize; 3]) {
+fn capture(n: u32) -> (Director, Vec<[u32; RECORD_WORDS]>, [usize; 5]) {
     let d = director();
     let mut c = Card::init(Probe::new(), &d).expect("card init");
     let geo = [
         c.info.services as usize,
         c.info.dests as usize,
         c.info.rules as usize,
+        c.info.conn.capacity() as usize,
+        c.info.tpl.capacity() as usize,
     ];
     c.set_tick(Time::from_millis(1000)).unwrap();
     let mut raw = RawRing::of(&mut c.bar);
@@ -793,9 +797,11 @@ fn host_misses() {
         recs.len(),
         cap.as_secs_f64()
     );
+    // A fresh model and shadow, set up as `Card::init` sets them up.
     let fresh = || {
         let mut d = d0.clone();
         let mut tables = Tables::new(geo[0], geo[1], geo[2]);
+        tables.reserve(geo[3], geo[4]);
         let mut p = Plan::default();
         tables.sync_config(&d, &mut p).unwrap();
         d.take_changes();
@@ -809,7 +815,7 @@ fn host_misses() {
         for _ in 0..reps {
             let (mut d, mut tables) = fresh();
             let mut plan = Plan::default();
-            let mut decided: HashMap<u32, Decision> = HashMap::new();
+            let mut decided: FastMap<u32, Decision> = FastMap::default();
             let t = Instant::now();
             for chunk in recs.chunks(batch) {
                 for w in chunk {
@@ -817,8 +823,7 @@ fn host_misses() {
                         let now = Time::from_millis(m.tick as u64);
                         let p = card::packet_of(&m.key, m.l4_info);
                         let dec = d.process(now, &p);
-                        let ch = d.take_changes();
-                        tables.mirror(ch, &mut d, now, &mut plan).unwrap();
+                        tables.mirror_journal(&mut d, now, &mut plan).unwrap();
                         decided.insert(m.pkt_id, dec);
                     }
                 }
@@ -835,13 +840,14 @@ fn host_misses() {
             planned as f64 / (reps * recs.len()) as f64
         );
     }
-    // (b) mirror once per drain, phases timed separately
+    // (b) mirror once per drain (as Card::drain: the records are all of one tick), phases timed
+    // separately
     for batch in [64usize, 1024] {
         let mut best = [Duration::MAX; 4];
         for _ in 0..reps {
             let (mut d, mut tables) = fresh();
             let mut plan = Plan::default();
-            let mut decided: HashMap<u32, Decision> = HashMap::new();
+            let mut decided: FastMap<u32, Decision> = FastMap::default();
             let mut ph = [Duration::ZERO; 4];
             let mut dec_recs = Vec::with_capacity(batch);
             for chunk in recs.chunks(batch) {
@@ -860,8 +866,7 @@ fn host_misses() {
                     decided.insert(m.pkt_id, d.process(now, &p));
                 }
                 let t2 = Instant::now();
-                let ch = d.take_changes();
-                tables.mirror(ch, &mut d, now, &mut plan).unwrap();
+                tables.mirror_journal(&mut d, now, &mut plan).unwrap();
                 let t3 = Instant::now();
                 plan.words.clear();
                 decided.clear();
@@ -876,7 +881,7 @@ fn host_misses() {
         }
         let ns = |x: Duration| x.as_secs_f64() * 1e9 / recs.len() as f64;
         println!(
-            "host/miss_records_per_s/batched_mirror/batch_{batch}: {:.0} records/s on one core ({:.0} ns/record = decode {:.0} + process {:.0} + mirror/plan/encode {:.0}; one mirror per drain of {batch})",
+            "host/miss_records_per_s/batched_mirror/batch_{batch}: {:.0} records/s on one core ({:.0} ns/record = decode {:.0} + process {:.0} + mirror/plan/encode {:.0}; one mirror per drain of {batch} as Card::drain)",
             recs.len() as f64 / best[3].as_secs_f64(),
             ns(best[3]),
             ns(best[0]),

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use crate::error::AbiError;
 use crate::key::{key_fields, FlowKey, PersistMask};
-use crate::layout::{Field, Layout};
+use crate::layout::{Field, Layout, MAX_WORDS};
 use crate::limits::MAX_TIMEOUT_MS;
 use crate::types::*;
 
@@ -71,12 +71,20 @@ fn check_timeout(t: u32, what: &'static str) -> Result<(), AbiError> {
     Ok(())
 }
 
+#[inline(always)]
 fn flag(f: &Field, w: &[u32]) -> Result<bool, AbiError> {
     Ok(f.get32(w)? != 0)
 }
 
-fn check_valid(l: &Layout, w: &[u32], valid: &Field) -> Result<(), AbiError> {
-    l.check_reserved(w)?;
+#[inline(always)]
+fn check_valid<const N: usize>(
+    l: &Layout,
+    mask: &[u32; MAX_WORDS],
+    w: &[u32; N],
+    valid: &Field,
+) -> Result<(), AbiError> {
+    debug_assert_eq!(l.words, N);
+    l.check_reserved_words(w, mask)?;
     if !flag(valid, w)? {
         return Err(AbiError::NotValid { layout: l.name });
     }
@@ -215,6 +223,8 @@ pub const CONN_LAYOUT: Layout = Layout {
     ],
     doc: "Connection table entry (one hash-table way). Key words 0..9 are the hash input.",
 };
+/// Bits some field of [`CONN_LAYOUT`] covers (reserved-bit check of its decoder).
+const CONN_MASK: [u32; MAX_WORDS] = CONN_LAYOUT.used_mask_words();
 
 /// A connection entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,7 +279,7 @@ impl ConnEntry {
     }
 
     pub fn decode(w: &[u32; conn::WORDS]) -> Result<Self, AbiError> {
-        check_valid(&CONN_LAYOUT, w, &conn::VALID)?;
+        check_valid(&CONN_LAYOUT, &CONN_MASK, w, &conn::VALID)?;
         let e = ConnEntry {
             key: FlowKey::read(w, 0)?,
             fwd: FwdMethod::from_bits(conn::FWD.get32(w)?)?,
@@ -348,6 +358,8 @@ pub const TEMPLATE_LAYOUT: Layout = Layout {
     ],
     doc: "Template (persistence) table entry. Key words 0..9 (masked caddr, cport 0) are the hash input; word 13 is reserved.",
 };
+/// Bits some field of [`TEMPLATE_LAYOUT`] covers (reserved-bit check of its decoder).
+const TEMPLATE_MASK: [u32; MAX_WORDS] = TEMPLATE_LAYOUT.used_mask_words();
 
 /// A persistence template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -384,7 +396,7 @@ impl TemplateEntry {
     }
 
     pub fn decode(w: &[u32; template::WORDS]) -> Result<Self, AbiError> {
-        check_valid(&TEMPLATE_LAYOUT, w, &template::VALID)?;
+        check_valid(&TEMPLATE_LAYOUT, &TEMPLATE_MASK, w, &template::VALID)?;
         let e = TemplateEntry {
             key: FlowKey::read(w, 0)?,
             learn: flag(&template::LEARN, w)?,
@@ -463,6 +475,8 @@ pub const SERVICE_LAYOUT: Layout = Layout {
     ],
     doc: "Virtual service. Lookup order: fwmark (af, mark) exact, then (af, proto, vaddr, vport), then vport 0.",
 };
+/// Bits some field of [`SERVICE_LAYOUT`] covers (reserved-bit check of its decoder).
+const SERVICE_MASK: [u32; MAX_WORDS] = SERVICE_LAYOUT.used_mask_words();
 
 /// How a service is identified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -565,7 +579,7 @@ impl ServiceEntry {
     }
 
     pub fn decode(w: &[u32; service::WORDS]) -> Result<Self, AbiError> {
-        check_valid(&SERVICE_LAYOUT, w, &service::VALID)?;
+        check_valid(&SERVICE_LAYOUT, &SERVICE_MASK, w, &service::VALID)?;
         let af = Af::from_bit(service::AF.get32(w)?);
         let key = if flag(&service::IS_FWMARK, w)? {
             if service::VADDR.get(w)? != 0
@@ -696,6 +710,8 @@ pub const DEST_LAYOUT: Layout = Layout {
     ],
     doc: "Real server: forwarding data and the state word (word 5) checked on every conn/template hit.",
 };
+/// Bits some field of [`DEST_LAYOUT`] covers (reserved-bit check of its decoder).
+const DEST_MASK: [u32; MAX_WORDS] = DEST_LAYOUT.used_mask_words();
 
 /// The per-dest state word: host-computed predicates so IPVS dest changes apply in O(1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -763,7 +779,7 @@ impl DestEntry {
     }
 
     pub fn decode(w: &[u32; dest::WORDS]) -> Result<Self, AbiError> {
-        check_valid(&DEST_LAYOUT, w, &dest::VALID)?;
+        check_valid(&DEST_LAYOUT, &DEST_MASK, w, &dest::VALID)?;
         let af = Af::from_bit(dest::AF.get32(w)?);
         let hi = (dest::MAC_HI.get32(w)? as u16).to_be_bytes();
         let lo = dest::MAC_LO.get32(w)?.to_be_bytes();
@@ -842,6 +858,8 @@ pub const RULE_LAYOUT: Layout = Layout {
     ],
     doc: "Firewall-mark rule. Every valid matching rule applies, in index order.",
 };
+/// Bits some field of [`RULE_LAYOUT`] covers (reserved-bit check of its decoder).
+const RULE_MASK: [u32; MAX_WORDS] = RULE_LAYOUT.used_mask_words();
 
 /// An iptables-mangle-like MARK rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -928,7 +946,7 @@ impl MarkRuleEntry {
     }
 
     pub fn decode(w: &[u32; rule::WORDS]) -> Result<Self, AbiError> {
-        check_valid(&RULE_LAYOUT, w, &rule::VALID)?;
+        check_valid(&RULE_LAYOUT, &RULE_MASK, w, &rule::VALID)?;
         let af = Af::from_bit(rule::AF.get32(w)?);
         let match_proto = flag(&rule::MATCH_PROTO, w)?;
         let proto = rule::PROTO.get32(w)? as u8;

@@ -13,7 +13,7 @@
 use crate::entries::{TableEntry, TableId, PAYLOAD_WORDS};
 use crate::error::AbiError;
 use crate::key::{key_fields, FlowKey, KEY_WORDS};
-use crate::layout::{Field, Layout};
+use crate::layout::{Field, Layout, MAX_WORDS};
 use crate::limits::RECORD_WORDS;
 
 /// Phase a record written at free-running producer index `idx` carries.
@@ -387,6 +387,24 @@ impl Record {
         }
     }
 
+    /// [`Layout::used_mask_words`] of [`Record::layout`], computed at compile time.
+    fn reserved_mask(t: RecordType) -> &'static [u32; MAX_WORDS] {
+        const MASKS: [[u32; MAX_WORDS]; 5] = [
+            MISS_LAYOUT.used_mask_words(),
+            LEARN_LAYOUT.used_mask_words(),
+            EXPIRE_LAYOUT.used_mask_words(),
+            FLAG_LAYOUT.used_mask_words(),
+            CMD_DONE_LAYOUT.used_mask_words(),
+        ];
+        match t {
+            RecordType::Miss => &MASKS[0],
+            RecordType::Learn => &MASKS[1],
+            RecordType::Expire => &MASKS[2],
+            RecordType::Flag => &MASKS[3],
+            RecordType::CmdDone => &MASKS[4],
+        }
+    }
+
     /// The 16-word image with the given phase.
     pub fn encode(&self, phase: bool) -> Result<[u32; RECORD_WORDS], AbiError> {
         let mut w = [0u32; RECORD_WORDS];
@@ -471,7 +489,7 @@ impl Record {
     /// Decode a record and its phase.
     pub fn decode(w: &[u32; RECORD_WORDS]) -> Result<(Record, bool), AbiError> {
         let t = RecordType::from_bits(rec::TYPE.get32(w)?)?;
-        Record::layout(t).check_reserved(w)?;
+        Record::layout(t).check_reserved_words(w, Record::reserved_mask(t))?;
         let phase = rec::PHASE.get32(w)? != 0;
         let tick = rec::TICK.get32(w)?;
         let g = |f: &Field| f.get32(w);
@@ -734,11 +752,18 @@ impl Command {
     pub fn write<E: TableEntry>(index: u32, e: &E) -> Result<Self, AbiError> {
         Ok(Self::new(Opcode::Write, E::TABLE, index, e.payload()?))
     }
+    /// The payload of a typed entry is valid by construction (`payload()` validates the
+    /// entry and encodes it; decode(encode(e)) == e is the ABI's round-trip property), so
+    /// only the opcode/table combination is checked here, not the payload again.
     pub fn insert<E: TableEntry>(e: &E) -> Result<Self, AbiError> {
-        Self::new(Opcode::Insert, E::TABLE, 0, e.payload()?).checked()
+        let c = Self::new(Opcode::Insert, E::TABLE, 0, e.payload()?);
+        c.validate_shape()?;
+        Ok(c)
     }
     pub fn modify<E: TableEntry>(e: &E) -> Result<Self, AbiError> {
-        Self::new(Opcode::Modify, E::TABLE, 0, e.payload()?).checked()
+        let c = Self::new(Opcode::Modify, E::TABLE, 0, e.payload()?);
+        c.validate_shape()?;
+        Ok(c)
     }
     pub fn delete_key(table: TableId, key: &FlowKey) -> Result<Self, AbiError> {
         Self::new(Opcode::Delete, table, 0, key_payload(key)?).checked()
@@ -763,6 +788,15 @@ impl Command {
 
     /// The opcode/table/payload combination is one the card accepts.
     pub fn validate(&self) -> Result<(), AbiError> {
+        self.validate_shape()?;
+        if matches!(self.opcode, Opcode::Write | Opcode::Insert | Opcode::Modify) {
+            entry_check(self.table, &self.payload)?;
+        }
+        Ok(())
+    }
+
+    /// [`Command::validate`] without decoding a Write/Insert/Modify payload as an entry.
+    fn validate_shape(&self) -> Result<(), AbiError> {
         let bad = |why| {
             Err(AbiError::Invalid {
                 what: "Command",
@@ -770,10 +804,10 @@ impl Command {
             })
         };
         let hashed = self.table.is_hashed();
-        let zero_payload = self.payload.iter().all(|&x| x == 0);
+        let zero_payload = || self.payload.iter().all(|&x| x == 0);
         match self.opcode {
             Opcode::Nop | Opcode::Read | Opcode::Flush => {
-                if !zero_payload || (self.opcode != Opcode::Read && self.index != 0) {
+                if !zero_payload() || (self.opcode != Opcode::Read && self.index != 0) {
                     return bad("Nop/Read/Flush carry no payload (Read: index only)");
                 }
             }
@@ -781,7 +815,6 @@ impl Command {
                 if self.opcode != Opcode::Write && (!hashed || self.index != 0) {
                     return bad("Insert/Modify are for hash tables and take no index");
                 }
-                entry_check(self.table, &self.payload)?;
             }
             Opcode::Delete | Opcode::Lookup => {
                 if hashed {
@@ -798,7 +831,7 @@ impl Command {
                         TableId::Conn => k.validate_conn()?,
                         _ => k.validate_template()?,
                     }
-                } else if self.opcode == Opcode::Lookup || !zero_payload {
+                } else if self.opcode == Opcode::Lookup || !zero_payload() {
                     return bad("indexed tables: Delete by index only, no Lookup");
                 }
             }

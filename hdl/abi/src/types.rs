@@ -87,6 +87,7 @@ impl FwdMethod {
 }
 
 /// An address as the 128-bit field value (word 0 in bits 31..0).
+#[inline]
 pub fn addr_bits(addr: &IpAddr) -> u128 {
     match addr {
         IpAddr::V4(a) => u32::from(*a) as u128,
@@ -95,6 +96,7 @@ pub fn addr_bits(addr: &IpAddr) -> u128 {
 }
 
 /// The address words of an IPv6 address (word k = bytes 4k..4k+4, big-endian).
+#[inline]
 pub fn v6_words(a: &Ipv6Addr) -> [u32; 4] {
     let o = a.octets();
     core::array::from_fn(|k| {
@@ -102,17 +104,20 @@ pub fn v6_words(a: &Ipv6Addr) -> [u32; 4] {
     })
 }
 
+#[inline]
 pub fn words_to_bits(w: &[u32; 4]) -> u128 {
     w.iter()
         .enumerate()
         .fold(0u128, |acc, (k, &x)| acc | (x as u128) << (32 * k))
 }
 
+#[inline]
 pub fn bits_to_words(b: u128) -> [u32; 4] {
     core::array::from_fn(|k| (b >> (32 * k)) as u32)
 }
 
 /// The address of family `af` stored in a 128-bit field; IPv4 needs words 1..3 zero.
+#[inline]
 pub fn bits_addr(af: Af, b: u128, what: &'static str) -> Result<IpAddr, AbiError> {
     let w = bits_to_words(b);
     match af {

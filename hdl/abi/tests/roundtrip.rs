@@ -22,6 +22,10 @@ fn all_layouts() -> Vec<&'static Layout> {
 fn layouts_have_no_overlaps_and_fit() {
     for l in all_layouts() {
         l.check_structure().unwrap();
+        // The compile-time masks of the decoders are `used_mask`.
+        let words = l.used_mask_words();
+        assert_eq!(&words[..l.words], &l.used_mask()[..], "{}", l.name);
+        assert!(words[l.words..].iter().all(|&m| m == 0), "{}", l.name);
     }
     // Hash-table entries fit a command payload; records are 16 words.
     for l in ENTRY_LAYOUTS {

@@ -50,11 +50,29 @@ impl<D: Device> Bar<D> {
             reg,
             index,
         })?;
+        self.check_offset(off)
+    }
+
+    /// Check a BAR0 offset (from [`Bar::offset`] or [`regs::offset_of`]) against this BAR.
+    fn check_offset(&self, off: u32) -> Result<u32, DriverError> {
         let size = self.dev.bar_size();
-        if off % 4 != 0 || off.checked_add(4).is_none_or(|end| end > size) {
+        if !off.is_multiple_of(4) || off.checked_add(4).is_none_or(|end| end > size) {
             return Err(DriverError::OutOfBar { offset: off, size });
         }
         Ok(off)
+    }
+
+    /// Read the register at a BAR0 offset the caller looked up once (hot paths: no name
+    /// lookup per access).
+    pub fn read_at(&mut self, off: u32) -> Result<u32, DriverError> {
+        let off = self.check_offset(off)?;
+        self.dev.read32(off)
+    }
+
+    /// Write the register at a BAR0 offset the caller looked up once.
+    pub fn write_at(&mut self, off: u32, value: u32) -> Result<(), DriverError> {
+        let off = self.check_offset(off)?;
+        self.dev.write32(off, value)
     }
 
     /// Read `block.reg[index]`.

@@ -1,7 +1,6 @@
 //! The card driver: initialisation, the host side of the cache protocol
 //! (`docs/cache-protocol.md`) and the record handlers (miss, learn, flag, expire).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use etherparse::{IpNumber, PacketBuilder};
@@ -12,6 +11,7 @@ use super::cmd::{self, CmdResult};
 use super::ring::EventRing;
 use super::tables::{self, flow_key, Exec, Tables};
 use super::{Bar, CardInfo, Device, DriverError};
+use crate::model::conn::FastMap;
 use crate::model::{
     DecidedBy, Decision, Dir, Director, Packet, Proto, SctpChunk, TcpFlags, Time, Verdict,
 };
@@ -112,7 +112,7 @@ pub struct Card<D: Device> {
     pub tables: Tables,
     pub info: CardInfo,
     /// Host decisions of missed packets, by packet id.
-    pub decided: HashMap<u32, Decision>,
+    pub decided: FastMap<u32, Decision>,
 }
 
 impl<D: Device> Card<D> {
@@ -136,16 +136,18 @@ impl<D: Device> Card<D> {
         bar.write("TIME", "TICK", 0, 0)?;
         bar.write("AGING", "CTRL", 0, 1)?;
         let ring = EventRing::setup(&mut bar, RING_LOG_SIZE)?;
+        let mut tables = Tables::new(
+            info.services as usize,
+            info.dests as usize,
+            info.rules as usize,
+        );
+        tables.reserve(info.conn.capacity() as usize, info.tpl.capacity() as usize);
         let mut card = Card {
-            tables: Tables::new(
-                info.services as usize,
-                info.dests as usize,
-                info.rules as usize,
-            ),
+            tables,
             bar,
             ring,
             info,
-            decided: HashMap::new(),
+            decided: FastMap::default(),
         };
         card.tables.sync_config(d, &mut BarExec(&mut card.bar))?;
         Ok(card)
@@ -164,8 +166,8 @@ impl<D: Device> Card<D> {
 
     /// Write the model's entry changes to the card.
     pub fn mirror(&mut self, d: &mut Director, now: Time) -> Result<(), DriverError> {
-        let ch = d.take_changes();
-        self.tables.mirror(ch, d, now, &mut BarExec(&mut self.bar))
+        self.tables
+            .mirror_journal(d, now, &mut BarExec(&mut self.bar))
     }
 
     /// Fire the model's timers up to `now`, asking the card when offloaded conns were last
@@ -192,28 +194,68 @@ impl<D: Device> Card<D> {
     }
 
     /// Handle one record. `current` is the packet being replayed (its id, the packet and
-    /// its exact time); records about other packets are rebuilt from the record.
+    /// its exact time); records about other packets are rebuilt from the record. The model's
+    /// entry changes are mirrored to the card before this returns.
     pub fn handle(
         &mut self,
         rec: &Record,
         d: &mut Director,
         current: Option<(u32, &Packet, Time)>,
     ) -> Result<Handled, DriverError> {
+        let (h, at) = self.handle_unmirrored(rec, d, current)?;
+        if let Some(t) = at {
+            self.mirror(d, t)?;
+        }
+        Ok(h)
+    }
+
+    /// The packet and time a record is about (`None`: the record carries no packet for the
+    /// model).
+    fn record_packet(
+        rec: &Record,
+        current: Option<(u32, &Packet, Time)>,
+    ) -> Option<(Packet, Time)> {
         let pick = |key: &FlowKey, l4: u8, tick: u32| -> (Packet, Time) {
             match current {
                 Some((_, p, t)) if conn_key_of(p) == *key => (*p, t),
                 _ => (packet_of(key, l4), Time::from_millis(tick as u64)),
             }
         };
-        let h = match rec {
-            // A frame the card could not parse: its record has no usable key (ports 0, garbage
-            // addresses). The host decides it from the frame itself when it has it (`current`
-            // with the same packet id); otherwise it is not IPVS traffic for the model: the
-            // host stack gets it untouched, and no flow is invented from the record.
+        match rec {
             Record::Miss(m)
                 if m.reason == MissReason::Unparsed
                     && !matches!(current, Some((id, _, _)) if same_pkt_id(id, m.pkt_id)) =>
             {
+                None
+            }
+            Record::Miss(m) => Some(match current {
+                Some((id, p, t)) if same_pkt_id(id, m.pkt_id) || conn_key_of(p) == m.key => (*p, t),
+                _ => (
+                    packet_of(&m.key, m.l4_info),
+                    Time::from_millis(m.tick as u64),
+                ),
+            }),
+            Record::Learn(l) => Some(pick(&l.key, 0x02, l.tick)),
+            Record::Flag(f) => Some(pick(&f.key, f.l4_info, f.tick)),
+            Record::Expire(_) | Record::CmdDone(_) => None,
+        }
+    }
+
+    /// [`Card::handle`] without the mirror: what the record meant, and the time at which the
+    /// model's entry changes it made are to be mirrored (`None`: it made none).
+    fn handle_unmirrored(
+        &mut self,
+        rec: &Record,
+        d: &mut Director,
+        current: Option<(u32, &Packet, Time)>,
+    ) -> Result<(Handled, Option<Time>), DriverError> {
+        let at = Self::record_packet(rec, current);
+        let h = match (rec, at) {
+            // A frame the card could not parse: its record has no usable key (ports 0, garbage
+            // addresses). The host decides it from the frame itself when it has it (`current`
+            // with the same packet id); otherwise it is not IPVS traffic for the model: the
+            // host stack gets it untouched, and no flow is invented from the record.
+            (Record::Miss(m), None) => {
                 let decision = Decision {
                     verdict: Verdict::Local,
                     dest: None,
@@ -227,26 +269,15 @@ impl<D: Device> Card<D> {
                     decision,
                 }
             }
-            Record::Miss(m) => {
-                let (p, t) = match current {
-                    Some((id, p, t)) if same_pkt_id(id, m.pkt_id) || conn_key_of(p) == m.key => {
-                        (*p, t)
-                    }
-                    _ => (
-                        packet_of(&m.key, m.l4_info),
-                        Time::from_millis(m.tick as u64),
-                    ),
-                };
+            (Record::Miss(m), Some((p, t))) => {
                 let decision = d.process(t, &p);
-                self.mirror(d, t)?;
                 self.decided.insert(m.pkt_id, decision);
                 Handled::Miss {
                     pkt_id: m.pkt_id,
                     decision,
                 }
             }
-            Record::Learn(l) => {
-                let (p, t) = pick(&l.key, 0x02, l.tick);
+            (Record::Learn(l), Some((p, t))) => {
                 self.tables.seed_learned(l);
                 let decision = d.process(t, &p);
                 let want = self.tables.dest_id(l.dest);
@@ -271,14 +302,12 @@ impl<D: Device> Card<D> {
                         &decision,
                     ));
                 }
-                self.mirror(d, t)?;
                 Handled::Learn {
                     key: l.key,
                     decision,
                 }
             }
-            Record::Flag(f) => {
-                let (p, t) = pick(&f.key, f.l4_info, f.tick);
+            (Record::Flag(f), Some((p, t))) => {
                 let decision = d.process(t, &p);
                 let card_dest = self
                     .tables
@@ -295,30 +324,51 @@ impl<D: Device> Card<D> {
                         &decision,
                     ));
                 }
-                self.mirror(d, t)?;
                 Handled::Flag {
                     key: f.key,
                     decision,
                 }
             }
-            Record::Expire(e) => {
+            (Record::Expire(e), _) => {
                 self.tables.expired(e);
                 Handled::Expire
             }
-            Record::CmdDone(_) => Handled::Other,
+            (Record::CmdDone(_), _) | (Record::Learn(_) | Record::Flag(_), None) => Handled::Other,
         };
-        Ok(h)
+        Ok((h, at.map(|(_, t)| t)))
     }
 
     /// Handle every record the card has written; give the slots back and re-arm.
+    ///
+    /// The model's entry changes are mirrored once per run of records of one tick (at the end
+    /// of the drain, or before a record of another tick) instead of after each record. The
+    /// card ends up as handling each record in turn leaves it, with one write per changed
+    /// entry instead of one per change: handling a record reads the shadow only for what the
+    /// card itself reported (a learn seeds its conn and refreshes its template; an expire
+    /// drops the entry, which the mirror re-inserts if the model still holds it), and within
+    /// a tick the mirror decides the same whenever it runs (an entry refreshed at the tick is
+    /// as fresh as the card's copy, so nothing is read back).
     pub fn drain(
         &mut self,
         d: &mut Director,
         current: Option<(u32, &Packet, Time)>,
     ) -> Result<Vec<Handled>, DriverError> {
         let mut out = Vec::new();
+        // The tick of changes made but not mirrored yet.
+        let mut pending: Option<Time> = None;
         while let Some(rec) = self.ring.poll(&mut self.bar)? {
-            out.push(self.handle(&rec, d, current)?);
+            if let (Some(p), Some((_, t))) = (pending, Self::record_packet(&rec, current)) {
+                if t != p {
+                    self.mirror(d, p)?;
+                    pending = None;
+                }
+            }
+            let (h, at) = self.handle_unmirrored(&rec, d, current)?;
+            pending = at.or(pending);
+            out.push(h);
+        }
+        if let Some(t) = pending {
+            self.mirror(d, t)?;
         }
         if !out.is_empty() {
             self.ring.doorbell(&mut self.bar, true)?;
@@ -515,6 +565,103 @@ mod tests {
         let p = packet_of(&k, 0x12);
         assert!(p.tcp.syn && p.tcp.ack && !p.tcp.rst);
         assert_eq!(conn_key_of(&p), k);
+    }
+
+    /// A fake card whose commands all succeed at once, with `d`'s configuration.
+    fn fake_ready_card(d: &Director) -> Card<crate::driver::MemDevice> {
+        let mut dev = fake_card();
+        let reg = |r| lvsnic_abi::regs::offset_of("CTRL", r, 0).unwrap() as usize / 4;
+        dev.regs[reg("STATUS")] = 1;
+        let st = lvsnic_abi::regs::offset_of("CMD", "STATUS", 0).unwrap();
+        dev.regs[st as usize / 4] = 2;
+        Card::init(dev, d).unwrap()
+    }
+
+    /// The opcodes of the commands written since the last call.
+    fn opcodes(card: &mut Card<crate::driver::MemDevice>) -> Vec<u32> {
+        let data = lvsnic_abi::regs::offset_of("CMD", "DATA", 0).unwrap();
+        let w = std::mem::take(&mut card.bar.dev().writes);
+        w.iter()
+            .filter(|x| x.0 == data)
+            .map(|x| x.1 & 0xff)
+            .collect()
+    }
+
+    /// One drain mirrors the model's changes once for the records of a tick, and leaves the
+    /// card's shadow, the model and the decisions exactly as handling (and mirroring) each
+    /// record in turn does — with one write per entry instead of one per change.
+    #[test]
+    fn drain_mirrors_once_per_tick_like_handling_each_record() {
+        let key = |port: u16| FlowKey {
+            proto: 6,
+            caddr: "198.51.100.7".parse().unwrap(),
+            cport: port,
+            vaddr: "192.0.2.10".parse().unwrap(),
+            vport: 80,
+        };
+        let miss = |pkt_id: u32, port: u16, flags: u8, tick: u32| {
+            Record::Miss(lvsnic_abi::records::MissRecord {
+                reason: MissReason::Schedule,
+                key: key(port),
+                l4_valid: true,
+                l4_info: flags,
+                vlan: None,
+                fwmark: 0,
+                svc: 0,
+                pkt_id,
+                tick,
+            })
+        };
+        // A flow's SYN and its ACK (which came before the host installed the conn), a second
+        // flow's SYN, then a record of a later tick.
+        let recs = [
+            miss(1, 1000, 0x02, 1000),
+            miss(2, 1000, 0x10, 1000),
+            miss(3, 1001, 0x02, 1000),
+            miss(4, 1000, 0x10, 1001),
+        ];
+        let d0 = tables::tests::director(None);
+        let mut one = fake_ready_card(&d0);
+        let mut d1 = d0.clone();
+        opcodes(&mut one);
+        for r in &recs {
+            one.handle(r, &mut d1, None).unwrap();
+        }
+        let per_record = opcodes(&mut one);
+
+        let mut all = fake_ready_card(&d0);
+        let mut d2 = d0.clone();
+        for (i, r) in recs.iter().enumerate() {
+            let (addr, phase) = all.ring.slot_of(i as u32);
+            let bytes: Vec<u8> = r
+                .encode(phase)
+                .unwrap()
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect();
+            all.bar.dev().dma_write(addr, &bytes).unwrap();
+        }
+        opcodes(&mut all);
+        let hs = all.drain(&mut d2, None).unwrap();
+        assert_eq!(hs.len(), 4);
+        let drained = opcodes(&mut all);
+
+        let insert = lvsnic_abi::records::Opcode::Insert as u32;
+        let modify = lvsnic_abi::records::Opcode::Modify as u32;
+        // Per record: Insert, Modify (ACK), Insert (second flow), Modify (next tick).
+        assert_eq!(per_record, [insert, modify, insert, modify]);
+        // The first tick's changes once: two Inserts (the first conn already ESTABLISHED); the
+        // later tick's on their own.
+        assert_eq!(drained, [insert, insert, modify]);
+        assert_eq!(one.tables.conns, all.tables.conns);
+        assert_eq!(one.tables.tpls, all.tables.tpls);
+        assert_eq!(one.decided, all.decided);
+        assert_eq!(d1.entries(), d2.entries());
+        for port in [1000, 1001] {
+            let k = tables::conn_entry_key(&key(port));
+            let (a, b) = (d1.entry(&k).unwrap(), d2.entry(&k).unwrap());
+            assert!(a.offloaded && b.offloaded);
+        }
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The MMIO command interface (ABI "MMIO command"): wait `CMD.STATUS.busy == 0`, write the
 //! 16-word record to `CMD.DATA`, ring `CMD.DOORBELL`, poll `STATUS.done`, read the result.
 
+use std::sync::OnceLock;
+
 use lvsnic_abi::entries::PAYLOAD_WORDS;
+use lvsnic_abi::limits::RECORD_WORDS;
 use lvsnic_abi::records::{CmdStatus, Command};
+use lvsnic_abi::regs;
 
 use super::{Bar, Device, DriverError};
 
@@ -18,22 +22,61 @@ pub struct CmdResult {
 /// Polls of `STATUS` before a command counts as hung.
 pub const MAX_POLLS: u32 = 10_000;
 
+/// BAR0 offsets of the CMD block's registers, looked up by name once (a command makes ~20
+/// register accesses).
+struct CmdRegs {
+    status: u32,
+    data: [u32; RECORD_WORDS],
+    doorbell: u32,
+    result_index: u32,
+    result: [u32; PAYLOAD_WORDS],
+}
+
+fn cmd_regs() -> Result<&'static CmdRegs, DriverError> {
+    static REGS: OnceLock<Option<CmdRegs>> = OnceLock::new();
+    let of = |reg, i| regs::offset_of("CMD", reg, i);
+    REGS.get_or_init(|| {
+        let mut data = [0; RECORD_WORDS];
+        for (i, d) in data.iter_mut().enumerate() {
+            *d = of("DATA", i as u32)?;
+        }
+        let mut result = [0; PAYLOAD_WORDS];
+        for (i, r) in result.iter_mut().enumerate() {
+            *r = of("RESULT", i as u32)?;
+        }
+        Some(CmdRegs {
+            status: of("STATUS", 0)?,
+            data,
+            doorbell: of("DOORBELL", 0)?,
+            result_index: of("RESULT_INDEX", 0)?,
+            result,
+        })
+    })
+    .as_ref()
+    .ok_or(DriverError::NoSuchRegister {
+        block: "CMD",
+        reg: "DATA/STATUS/DOORBELL/RESULT",
+        index: 0,
+    })
+}
+
 /// Execute one command through the MMIO registers and wait for it.
 pub fn execute<D: Device>(bar: &mut Bar<D>, cmd: &Command) -> Result<CmdResult, DriverError> {
     let words = cmd.encode()?;
+    let r = cmd_regs()?;
     let mut polls = 0;
-    while bar.read("CMD", "STATUS", 0)? & 1 != 0 {
+    while bar.read_at(r.status)? & 1 != 0 {
         polls += 1;
         if polls > MAX_POLLS {
             return Err(DriverError::CommandTimeout(MAX_POLLS));
         }
     }
-    for (i, w) in words.iter().enumerate() {
-        bar.write("CMD", "DATA", i as u32, *w)?;
+    for (off, w) in r.data.iter().zip(words) {
+        bar.write_at(*off, w)?;
     }
-    bar.write("CMD", "DOORBELL", 0, 1)?;
+    bar.write_at(r.doorbell, 1)?;
     let status = loop {
-        let s = bar.read("CMD", "STATUS", 0)?;
+        let s = bar.read_at(r.status)?;
         if s & 1 == 0 && s & 2 != 0 {
             break s;
         }
@@ -51,14 +94,14 @@ pub fn execute<D: Device>(bar: &mut Bar<D>, cmd: &Command) -> Result<CmdResult, 
             status: format!("{st:?}"),
         });
     }
-    let index = bar.read("CMD", "RESULT_INDEX", 0)?;
+    let index = bar.read_at(r.result_index)?;
     let mut entry = [0u32; PAYLOAD_WORDS];
     if matches!(
         cmd.opcode,
         lvsnic_abi::records::Opcode::Read | lvsnic_abi::records::Opcode::Lookup
     ) {
-        for (i, e) in entry.iter_mut().enumerate() {
-            *e = bar.read("CMD", "RESULT", i as u32)?;
+        for (e, off) in entry.iter_mut().zip(&r.result) {
+            *e = bar.read_at(*off)?;
         }
     }
     Ok(CmdResult { index, entry })

@@ -48,6 +48,15 @@ impl EventRing {
         1 << self.log_size
     }
 
+    /// Where the card writes record `idx` (free-running) and the phase it writes it with.
+    #[cfg(test)]
+    pub(crate) fn slot_of(&self, idx: u32) -> (u64, bool) {
+        (
+            self.iova + (idx & (self.slots() - 1)) as u64 * RECORD_BYTES as u64,
+            ring_phase(idx, self.log_size),
+        )
+    }
+
     /// The next record, if the card has written it.
     pub fn poll<D: Device>(&mut self, bar: &mut Bar<D>) -> Result<Option<Record>, DriverError> {
         let slot = self.cons & (self.slots() - 1);

@@ -5,7 +5,7 @@
 //! Everything here talks to the card through [`Exec`], so it is unit-tested with a fake that
 //! records commands ([`tests::FakeExec`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry as MapEntry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lvsnic_abi::entries::{
@@ -13,12 +13,13 @@ use lvsnic_abi::entries::{
     TableEntry, TableId, TemplateEntry,
 };
 use lvsnic_abi::limits::{DESTS, RULES, SERVICES};
-use lvsnic_abi::records::{CmdStatus, Command, ExpireEvent, LearnEvent};
+use lvsnic_abi::records::{CmdStatus, Command, ExpireEvent, LearnEvent, Opcode};
 use lvsnic_abi::types::{bits_addr, is_l4};
 use lvsnic_abi::{Af as CardAf, FlowKey, FwdMethod as CardFwd, PersistMask};
 
 use super::cmd::CmdResult;
 use super::DriverError;
+use crate::model::conn::{FastMap, FastSet};
 use crate::model::fwmark::{MarkRule, MarkRules, Match, MultiportDir, Target};
 use crate::model::proto::{self, StateDir};
 use crate::model::sched::DestId;
@@ -461,19 +462,36 @@ pub struct Tables {
     pub learn: Option<LearnRegs>,
     /// Why the datapath is off (empty: on).
     pub disabled: Vec<String>,
-    pub conns: HashMap<FlowKey, ConnEntry>,
-    pub tpls: HashMap<FlowKey, TemplateEntry>,
+    pub conns: FastMap<FlowKey, ConnEntry>,
+    /// Templates, with their card index (the reverse of `tpl_at`, kept with the entry so that
+    /// a template write touches one map less).
+    pub tpls: FastMap<FlowKey, HeldTemplate>,
     /// Template key by card index (learn events name the template by index).
-    pub tpl_at: HashMap<u32, FlowKey>,
-    /// The reverse of `tpl_at` (constant-time upkeep instead of scanning every template).
-    tpl_idx: HashMap<FlowKey, u32>,
+    pub tpl_at: FastMap<u32, FlowKey>,
+    /// Index of templates no longer in `tpls` whose `tpl_at` slot an expire event left in
+    /// place (an event naming another index than the template's): the rest of the reverse
+    /// of `tpl_at`. Empty in practice.
+    tpl_idx_stale: FastMap<FlowKey, u32>,
     /// `last_refresh` of conns the card reclaimed (aging), for the model's timer checks.
-    pub reclaimed: HashMap<FlowKey, u32>,
+    pub reclaimed: FastMap<FlowKey, u32>,
     /// Controlled conns the card has no room for: learning stays off while any exists.
-    pub not_installed: HashSet<FlowKey>,
+    pub not_installed: FastSet<FlowKey>,
     sysctl: Option<Sysctls>,
+    /// Scratch of [`Tables::mirror_journal`]: the journal's buffer, swapped with the model's
+    /// so that neither side allocates per mirror.
+    journal: Vec<EntryChange>,
+    /// Scratch of [`Tables::mirror_changes`]: key → position of its last change in the batch.
+    last_change: FastMap<EntryKey, usize>,
     /// Commands run, by kind (for tests and stats).
     pub stats: TableStats,
+}
+
+/// A template the card holds, and the card index it sits at (`None`: another template took
+/// the index since).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldTemplate {
+    pub entry: TemplateEntry,
+    pub index: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -498,6 +516,66 @@ fn run(x: &mut dyn Exec, cmd: &Command) -> Result<CmdResult, DriverError> {
     x.exec(cmd)?.map_err(|st| cmd_err(cmd, st))
 }
 
+/// Insert (or Modify); falls back to the other when the card disagrees with the shadow
+/// (an entry aged out by the card meanwhile, or still there). `None`: table full.
+fn upsert<E: TableEntry>(
+    stats: &mut TableStats,
+    e: &E,
+    insert: bool,
+    x: &mut dyn Exec,
+) -> Result<Option<u32>, DriverError> {
+    // One encoding of the entry; the fallback is the same command with the other opcode
+    // (built only when the card disagrees with the shadow).
+    let first = if insert {
+        Command::insert(e)?
+    } else {
+        Command::modify(e)?
+    };
+    let r = match x.exec(&first)? {
+        Ok(r) => Ok(r),
+        Err(CmdStatus::Exists) | Err(CmdStatus::NotFound) => {
+            let opcode = if insert {
+                Opcode::Modify
+            } else {
+                Opcode::Insert
+            };
+            x.exec(&Command { opcode, ..first })?
+        }
+        Err(st) => Err(st),
+    };
+    match r {
+        Ok(r) => {
+            if insert {
+                stats.inserts += 1;
+            } else {
+                stats.modifies += 1;
+            }
+            Ok(Some(r.index))
+        }
+        Err(CmdStatus::Full) => {
+            stats.full += 1;
+            Ok(None)
+        }
+        Err(st) => Err(cmd_err(&first, st)),
+    }
+}
+
+/// A cached conn's `last_refresh` as the card holds it (a Lookup; `None`: the card no longer
+/// holds it).
+fn lookup_card_refresh(
+    stats: &mut TableStats,
+    k: &FlowKey,
+    x: &mut dyn Exec,
+) -> Result<Option<u32>, DriverError> {
+    stats.lookups += 1;
+    let cmd = Command::lookup(TableId::Conn, k)?;
+    match x.exec(&cmd)? {
+        Ok(r) => Ok(Some(ConnEntry::from_payload(&r.entry)?.last_refresh)),
+        Err(CmdStatus::NotFound) => Ok(None),
+        Err(st) => Err(cmd_err(&cmd, st)),
+    }
+}
+
 impl Tables {
     pub fn new(max_services: usize, max_dests: usize, max_rules: usize) -> Tables {
         Tables {
@@ -510,15 +588,28 @@ impl Tables {
             control: None,
             learn: None,
             disabled: Vec::new(),
-            conns: HashMap::new(),
-            tpls: HashMap::new(),
-            tpl_at: HashMap::new(),
-            tpl_idx: HashMap::new(),
-            reclaimed: HashMap::new(),
-            not_installed: HashSet::new(),
+            conns: FastMap::default(),
+            tpls: FastMap::default(),
+            tpl_at: FastMap::default(),
+            tpl_idx_stale: FastMap::default(),
+            reclaimed: FastMap::default(),
+            not_installed: FastSet::default(),
             sysctl: None,
+            journal: Vec::new(),
+            last_change: FastMap::default(),
             stats: TableStats::default(),
         }
+    }
+
+    /// Size the conn and template shadows for tables of these capacities (the card's
+    /// geometry; capped): the shadow never holds more than the card, and a shadow sized up
+    /// front never rehashes while traffic is being mirrored.
+    pub fn reserve(&mut self, conns: usize, templates: usize) {
+        const CAP: usize = 1 << 17;
+        let (c, t) = (conns.min(CAP), templates.min(CAP));
+        self.conns.reserve(c.saturating_sub(self.conns.len()));
+        self.tpls.reserve(t.saturating_sub(self.tpls.len()));
+        self.tpl_at.reserve(t.saturating_sub(self.tpl_at.len()));
     }
 
     pub fn enabled(&self) -> bool {
@@ -662,56 +753,136 @@ impl Tables {
         now: Time,
         x: &mut dyn Exec,
     ) -> Result<(), DriverError> {
-        // Only the final state of each key matters (no packet crosses the card meanwhile).
-        let mut order: Vec<EntryKey> = Vec::new();
-        let mut last: HashMap<EntryKey, Option<EntryView>> = HashMap::new();
-        for c in changes {
-            let (k, v) = match c {
-                EntryChange::Upsert(v) => (v.key, Some(v)),
-                EntryChange::Removed(k) => (k, None),
-            };
-            // First time this key is seen in the batch: it keeps its first position.
-            if last.insert(k, v).is_none() {
-                order.push(k);
+        self.mirror_changes(&changes, d, now, x)
+    }
+
+    /// [`Tables::mirror`] of everything the model's journal holds (`Director::take_changes`),
+    /// without allocating: the journal's buffer is swapped with the manager's scratch.
+    pub fn mirror_journal(
+        &mut self,
+        d: &mut Director,
+        now: Time,
+        x: &mut dyn Exec,
+    ) -> Result<(), DriverError> {
+        let mut changes = std::mem::take(&mut self.journal);
+        d.swap_changes(&mut changes);
+        // The model's journal holds each key once (`Director::take_changes`).
+        debug_assert!(
+            {
+                let mut seen = FastSet::default();
+                changes.iter().all(|c| seen.insert(*c.key()))
+            },
+            "a key twice in the journal: {changes:?}"
+        );
+        let r = self.mirror_batch(&changes, false, d, now, x);
+        changes.clear();
+        self.journal = changes;
+        r
+    }
+
+    /// [`Tables::mirror`] of a batch of changes, in order.
+    pub fn mirror_changes(
+        &mut self,
+        changes: &[EntryChange],
+        d: &mut Director,
+        now: Time,
+        x: &mut dyn Exec,
+    ) -> Result<(), DriverError> {
+        self.mirror_batch(changes, true, d, now, x)
+    }
+
+    /// `repeats`: a key may appear more than once in `changes`.
+    fn mirror_batch(
+        &mut self,
+        changes: &[EntryChange],
+        repeats: bool,
+        d: &mut Director,
+        now: Time,
+        x: &mut dyn Exec,
+    ) -> Result<(), DriverError> {
+        // Only the final state of each key matters (no packet crosses the card meanwhile); a
+        // key is written at the position of its first change in the batch. A handful of
+        // changes (one packet's) are matched by comparison, a drain's through a map.
+        const SMALL: usize = 8;
+        let mut last = std::mem::take(&mut self.last_change);
+        last.clear();
+        if repeats && changes.len() > SMALL {
+            for (i, c) in changes.iter().enumerate() {
+                last.insert(*c.key(), i);
             }
         }
         let sys = d.sysctl().clone();
         let learn_before = self.not_installed.is_empty();
-        for k in order {
-            let fk = flow_key(&k);
-            match last.remove(&k).flatten() {
-                Some(v) if k.template => {
-                    let learn = true;
-                    match template_entry(&v, 0, learn, now) {
-                        Some(e) => self.put_template(e, x)?,
-                        None => self.remove(TableId::Template, &fk, x)?,
-                    }
+        let mut r = Ok(());
+        for (i, c) in changes.iter().enumerate() {
+            let j = if !repeats {
+                i
+            } else if changes.len() > SMALL {
+                // The first time the key is seen: its last change; later: already written.
+                match last.remove(c.key()) {
+                    Some(j) => j,
+                    None => continue,
                 }
-                Some(v) => match conn_entry(&v, &sys, 0, now) {
-                    Some(e) => {
-                        if self.put_conn(e, Some(ticks(now)), x)? && !v.offloaded {
-                            d.set_offloaded(&k, true);
-                        }
-                        if !self.conns.contains_key(&fk) && v.controlled {
-                            self.not_installed.insert(fk);
-                        }
-                    }
-                    None => self.remove(TableId::Conn, &fk, x)?,
-                },
-                None => {
-                    let t = if k.template {
-                        TableId::Template
-                    } else {
-                        TableId::Conn
-                    };
-                    self.remove(t, &fk, x)?;
+            } else {
+                let k = c.key();
+                if changes[..i].iter().any(|p| p.key() == k) {
+                    continue;
                 }
+                changes[i..]
+                    .iter()
+                    .rposition(|n| n.key() == k)
+                    .map_or(i, |n| i + n)
+            };
+            r = self.mirror_one(&changes[j], &sys, d, now, x);
+            if r.is_err() {
+                break;
             }
         }
+        self.last_change = last;
+        r?;
         if learn_before != self.not_installed.is_empty() {
             self.write_control(d, x)?;
         }
         Ok(())
+    }
+
+    fn mirror_one(
+        &mut self,
+        c: &EntryChange,
+        sys: &Sysctls,
+        d: &mut Director,
+        now: Time,
+        x: &mut dyn Exec,
+    ) -> Result<(), DriverError> {
+        match c {
+            EntryChange::Upsert(v) if v.key.template => match template_entry(v, 0, true, now) {
+                Some(e) => self.put_template(e, x),
+                None => self.remove(TableId::Template, &flow_key(&v.key), x),
+            },
+            EntryChange::Upsert(v) => match conn_entry(v, sys, 0, now) {
+                Some(e) => {
+                    let fk = e.key;
+                    let held = self.put_conn(e, Some(ticks(now)), x)?;
+                    if held && !v.offloaded {
+                        d.set_offloaded_entry(v, true);
+                    }
+                    // `held` implies the shadow has the key.
+                    if !held && v.controlled && !self.conns.contains_key(&fk) {
+                        self.not_installed.insert(fk);
+                    }
+                    Ok(())
+                }
+                None => self.remove(TableId::Conn, &flow_key(&v.key), x),
+            },
+            EntryChange::Removed(k) => {
+                let t = if k.template {
+                    TableId::Template
+                } else {
+                    TableId::Conn
+                };
+                self.remove(t, &flow_key(k), x)
+            }
+        }
     }
 
     fn remove(&mut self, t: TableId, k: &FlowKey, x: &mut dyn Exec) -> Result<(), DriverError> {
@@ -722,10 +893,16 @@ impl Tables {
                 self.conns.remove(k).is_some()
             }
             _ => {
-                if let Some(i) = self.tpl_idx.remove(k) {
+                let held = self.tpls.remove(k);
+                let index = match held {
+                    Some(h) => h.index,
+                    None if !self.tpl_idx_stale.is_empty() => self.tpl_idx_stale.remove(k),
+                    None => None,
+                };
+                if let Some(i) = index {
                     self.tpl_at.remove(&i);
                 }
-                self.tpls.remove(k).is_some()
+                held.is_some()
             }
         };
         if had {
@@ -736,20 +913,6 @@ impl Tables {
             }
         }
         Ok(())
-    }
-
-    /// Record that template `key` sits at card index `idx` (both directions).
-    fn index_template(&mut self, idx: u32, key: FlowKey) {
-        if let Some(old) = self.tpl_idx.insert(key, idx) {
-            if old != idx {
-                self.tpl_at.remove(&old);
-            }
-        }
-        if let Some(prev) = self.tpl_at.insert(idx, key) {
-            if prev != key {
-                self.tpl_idx.remove(&prev);
-            }
-        }
     }
 
     /// Ensure the card holds `e`; false if the table is full.
@@ -769,79 +932,100 @@ impl Tables {
         now: Option<u32>,
         x: &mut dyn Exec,
     ) -> Result<bool, DriverError> {
-        if let Some(old) = self.conns.get(&e.key) {
-            if *old == e {
-                return Ok(true);
+        // One hash lookup of the shadow for the whole write.
+        match self.conns.entry(e.key) {
+            MapEntry::Vacant(slot) => {
+                if upsert(&mut self.stats, &e, true, x)?.is_none() {
+                    return Ok(false);
+                }
+                slot.insert(e);
             }
-            if now != Some(e.last_refresh) && !newer(e.last_refresh, old.last_refresh) {
-                if let Some(lr) = self.lookup_refresh(&e.key, x)? {
-                    if newer(lr, e.last_refresh) {
-                        e.last_refresh = lr;
+            MapEntry::Occupied(mut slot) => {
+                let old = slot.get_mut();
+                if *old == e {
+                    return Ok(true);
+                }
+                if now != Some(e.last_refresh) && !newer(e.last_refresh, old.last_refresh) {
+                    if let Some(lr) = lookup_card_refresh(&mut self.stats, &e.key, x)? {
+                        // As `lookup_refresh`: the shadow takes the card's value.
+                        if newer(lr, old.last_refresh) {
+                            old.last_refresh = lr;
+                        }
+                        if newer(lr, e.last_refresh) {
+                            e.last_refresh = lr;
+                        }
+                    }
+                    // The Lookup may have brought the shadow to exactly `e`.
+                    if *old == e {
+                        return Ok(true);
                     }
                 }
-            }
-        }
-        match self.conns.get(&e.key) {
-            Some(old) if *old == e => return Ok(true),
-            Some(_) => {
-                if self.upsert(&e, false, x)?.is_none() {
+                if upsert(&mut self.stats, &e, false, x)?.is_none() {
                     return Ok(false);
                 }
-            }
-            None => {
-                if self.upsert(&e, true, x)?.is_none() {
-                    return Ok(false);
-                }
+                *old = e;
             }
         }
-        self.reclaimed.remove(&e.key);
-        self.not_installed.remove(&e.key);
-        self.conns.insert(e.key, e);
+        if !self.reclaimed.is_empty() {
+            self.reclaimed.remove(&e.key);
+        }
+        if !self.not_installed.is_empty() {
+            self.not_installed.remove(&e.key);
+        }
         Ok(true)
     }
 
     fn put_template(&mut self, e: TemplateEntry, x: &mut dyn Exec) -> Result<(), DriverError> {
-        if self.tpls.get(&e.key) == Some(&e) {
-            return Ok(());
+        // One hash lookup of `tpls` for the whole write; `old` is the index the template had.
+        let (idx, old) = match self.tpls.entry(e.key) {
+            MapEntry::Occupied(mut slot) => {
+                let held = slot.get_mut();
+                if held.entry == e {
+                    return Ok(());
+                }
+                let Some(idx) = upsert(&mut self.stats, &e, false, x)? else {
+                    return Ok(());
+                };
+                held.entry = e;
+                (idx, held.index.replace(idx))
+            }
+            MapEntry::Vacant(slot) => {
+                let Some(idx) = upsert(&mut self.stats, &e, true, x)? else {
+                    return Ok(());
+                };
+                slot.insert(HeldTemplate {
+                    entry: e,
+                    index: Some(idx),
+                });
+                let old = if self.tpl_idx_stale.is_empty() {
+                    None
+                } else {
+                    self.tpl_idx_stale.remove(&e.key)
+                };
+                (idx, old)
+            }
+        };
+        // Template `key` sits at card index `idx` (both directions).
+        if let Some(old) = old {
+            if old != idx {
+                self.tpl_at.remove(&old);
+            }
         }
-        let insert = !self.tpls.contains_key(&e.key);
-        if let Some(idx) = self.upsert(&e, insert, x)? {
-            self.index_template(idx, e.key);
-            self.tpls.insert(e.key, e);
+        if let Some(prev) = self.tpl_at.insert(idx, e.key) {
+            if prev != e.key {
+                self.forget_index(&prev);
+            }
         }
         Ok(())
     }
 
-    /// Insert (or Modify); falls back to the other when the card disagrees with the shadow
-    /// (an entry aged out by the card meanwhile, or still there). `None`: table full.
-    fn upsert<E: TableEntry>(
-        &mut self,
-        e: &E,
-        insert: bool,
-        x: &mut dyn Exec,
-    ) -> Result<Option<u32>, DriverError> {
-        let ins = Command::insert(e)?;
-        let modi = Command::modify(e)?;
-        let (first, second) = if insert { (&ins, &modi) } else { (&modi, &ins) };
-        let r = match x.exec(first)? {
-            Ok(r) => Ok(r),
-            Err(CmdStatus::Exists) | Err(CmdStatus::NotFound) => x.exec(second)?,
-            Err(st) => Err(st),
-        };
-        match r {
-            Ok(r) => {
-                if insert {
-                    self.stats.inserts += 1;
-                } else {
-                    self.stats.modifies += 1;
-                }
-                Ok(Some(r.index))
+    /// Template `k` no longer sits where `tpl_at` said.
+    fn forget_index(&mut self, k: &FlowKey) {
+        match self.tpls.get_mut(k) {
+            Some(h) => h.index = None,
+            None => {
+                self.tpl_idx_stale.remove(k);
             }
-            Err(CmdStatus::Full) => {
-                self.stats.full += 1;
-                Ok(None)
-            }
-            Err(st) => Err(cmd_err(first, st)),
         }
     }
 
@@ -849,7 +1033,9 @@ impl Tables {
     /// when the model agrees). Returns the learned conn's key.
     pub fn seed_learned(&mut self, ev: &LearnEvent) -> Option<FlowKey> {
         let tkey = self.tpl_at.get(&ev.tpl_index).copied();
-        let tpl = tkey.and_then(|k| self.tpls.get_mut(&k));
+        let tpl = tkey
+            .and_then(|k| self.tpls.get_mut(&k))
+            .map(|h| &mut h.entry);
         let mut dport_from_dest = true;
         if let Some(t) = tpl {
             t.last_refresh = ev.tick;
@@ -904,11 +1090,20 @@ impl Tables {
                 }
             }
             _ => {
-                if let Some(e) = self.tpls.get(&ev.key) {
-                    if dead(e.last_refresh, e.timeout_ms) {
+                if let Some(h) = self.tpls.get(&ev.key) {
+                    if dead(h.entry.last_refresh, h.entry.timeout_ms) {
+                        let index = h.index;
                         self.tpls.remove(&ev.key);
-                        if let Some(k) = self.tpl_at.remove(&ev.index) {
-                            self.tpl_idx.remove(&k);
+                        let at = self.tpl_at.remove(&ev.index);
+                        if at != Some(ev.key) {
+                            // The template's own index mapping stays (as `tpl_at` does), and
+                            // whatever sat at the event's index loses its.
+                            if let Some(i) = index {
+                                self.tpl_idx_stale.insert(ev.key, i);
+                            }
+                            if let Some(k) = at {
+                                self.forget_index(&k);
+                            }
                         }
                     }
                 }
@@ -938,21 +1133,13 @@ impl Tables {
         k: &FlowKey,
         x: &mut dyn Exec,
     ) -> Result<Option<u32>, DriverError> {
-        self.stats.lookups += 1;
-        let cmd = Command::lookup(TableId::Conn, k)?;
-        match x.exec(&cmd)? {
-            Ok(r) => {
-                let lr = ConnEntry::from_payload(&r.entry)?.last_refresh;
-                if let Some(s) = self.conns.get_mut(k) {
-                    if newer(lr, s.last_refresh) {
-                        s.last_refresh = lr;
-                    }
-                }
-                Ok(Some(lr))
+        let lr = lookup_card_refresh(&mut self.stats, k, x)?;
+        if let (Some(lr), Some(s)) = (lr, self.conns.get_mut(k)) {
+            if newer(lr, s.last_refresh) {
+                s.last_refresh = lr;
             }
-            Err(CmdStatus::NotFound) => Ok(None),
-            Err(st) => Err(cmd_err(&cmd, st)),
         }
+        Ok(lr)
     }
 
     /// The model dest behind a card dest index.
@@ -967,7 +1154,7 @@ impl Tables {
 pub(crate) mod tests {
     use super::*;
     use crate::model::{DestConf, IpvsCmd, Packet, ServiceConf};
-    use lvsnic_abi::records::Opcode;
+    use std::collections::HashMap;
     use std::net::SocketAddr;
 
     /// A card that records every command and register write and keeps the hash tables as
@@ -1417,7 +1604,7 @@ pub(crate) mod tests {
         x.clear();
         // The card learns a second conn of the same client under the template.
         let tpl_index = *t.tpl_at.keys().next().unwrap();
-        let tpl = t.tpls.values().next().copied().unwrap();
+        let tpl = t.tpls.values().next().copied().unwrap().entry;
         let now = Time::from_secs(2);
         let c2 = sa("198.51.100.7:1001");
         let key = FlowKey {

@@ -109,7 +109,7 @@ impl Tables {
                     .push(format!("{}: card {got:?}, written {want:?}", what()));
             }
         }
-        let mut tpls: Vec<&TemplateEntry> = self.tpls.values().collect();
+        let mut tpls: Vec<&TemplateEntry> = self.tpls.values().map(|t| &t.entry).collect();
         tpls.sort_by_key(|e| (e.key.caddr, e.key.cport, e.key.vaddr, e.key.vport));
         for want in tpls {
             report.checked += 1;

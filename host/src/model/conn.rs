@@ -19,6 +19,8 @@ use std::time::Duration;
 /// Exact-match maps of the model: foldhash (fast, good mixing of IP addresses and ports),
 /// with a fixed seed so runs are deterministic.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+/// The set of [`FastMap`].
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::FixedState>;
 
 use super::sched::DestId;
 use super::types::{Af, FwdMethod, Packet, Time};
@@ -27,6 +29,14 @@ use super::types::{Af, FwdMethod, Packet, Time};
 /// entry's generation so that a reused slot does not inherit an old timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntryId(pub u32);
+
+/// An entry as of one moment: its arena slot and the slot's generation (a freed slot's
+/// generation changes, so a stale handle finds nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EntryHandle {
+    id: EntryId,
+    gen: u32,
+}
 
 /// `ip_vs_conn_in_get()` key: exact on protocol, client and virtual endpoints (§7.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,6 +123,9 @@ pub struct Entry {
     /// A cache (the card) holds this connection and refreshes it on hits without telling the
     /// model: when its timer fires, the model first asks when it was last refreshed.
     pub offloaded: bool,
+    /// Where the entry's change sits in the director's journal: `epoch << 32 | position`,
+    /// valid while the journal's epoch is `epoch` (0: nowhere).
+    pub(crate) journal_mark: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -121,6 +134,50 @@ struct Slot {
     /// Deadline of the earliest queued timer item for this slot's current generation.
     queued_at: Option<Time>,
     entry: Option<Entry>,
+}
+
+/// log2 of the slots per arena chunk.
+const CHUNK_SHIFT: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_SHIFT;
+
+/// The entry arena: fixed-size chunks, so that growing it never moves (copies) the entries
+/// already there, whatever its size.
+#[derive(Clone, Debug, Default)]
+struct Slots {
+    chunks: Vec<Vec<Slot>>,
+    len: u32,
+}
+
+impl Slots {
+    fn len(&self) -> u32 {
+        self.len
+    }
+    fn get(&self, i: u32) -> Option<&Slot> {
+        (i < self.len).then(|| &self[i])
+    }
+    /// Append a slot; its index.
+    fn push(&mut self, s: Slot) -> u32 {
+        let i = self.len;
+        if (i as usize).is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk").push(s);
+        self.len += 1;
+        i
+    }
+}
+
+impl std::ops::Index<u32> for Slots {
+    type Output = Slot;
+    fn index(&self, i: u32) -> &Slot {
+        &self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK - 1)]
+    }
+}
+
+impl std::ops::IndexMut<u32> for Slots {
+    fn index_mut(&mut self, i: u32) -> &mut Slot {
+        &mut self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK - 1)]
+    }
 }
 
 /// The client side of a connection: what the kernel hashes (§7.1).
@@ -134,7 +191,7 @@ struct ClientKey {
 /// The arena plus lookup maps plus timers.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
-    slots: Vec<Slot>,
+    slots: Slots,
     free: Vec<u32>,
     /// Client side → newest entry of the chain.
     conns: FastMap<ClientKey, EntryId>,
@@ -180,6 +237,7 @@ impl Entry {
             hashed: false,
             next: None,
             offloaded: false,
+            journal_mark: 0,
         }
     }
     /// A fresh connection entry for a client → VIP packet, forwarding to `dest`.
@@ -231,19 +289,27 @@ impl Entry {
 
 impl Table {
     pub fn get(&self, id: EntryId) -> &Entry {
-        self.slots[id.0 as usize]
-            .entry
-            .as_ref()
-            .expect("live entry")
+        self.slots[id.0].entry.as_ref().expect("live entry")
     }
     pub fn get_mut(&mut self, id: EntryId) -> &mut Entry {
-        self.slots[id.0 as usize]
-            .entry
-            .as_mut()
-            .expect("live entry")
+        self.slots[id.0].entry.as_mut().expect("live entry")
+    }
+    /// The handle of a live entry.
+    pub fn handle(&self, id: EntryId) -> EntryHandle {
+        EntryHandle {
+            id,
+            gen: self.slots[id.0].gen,
+        }
+    }
+    /// The entry a handle names, if it still lives.
+    pub fn resolve(&self, h: EntryHandle) -> Option<EntryId> {
+        self.slots
+            .get(h.id.0)
+            .filter(|s| s.gen == h.gen && s.entry.is_some())
+            .map(|_| h.id)
     }
     pub fn try_get(&self, id: EntryId) -> Option<&Entry> {
-        self.slots.get(id.0 as usize).and_then(|s| s.entry.as_ref())
+        self.slots.get(id.0).and_then(|s| s.entry.as_ref())
     }
     pub fn conn_count(&self) -> usize {
         self.n_conns
@@ -282,13 +348,21 @@ impl Table {
     pub fn lookup_template(&self, k: &TemplateKey) -> Option<EntryId> {
         self.templates.get(k).copied()
     }
+    /// Every live entry, mutably (any order).
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
+        for chunk in &mut self.slots.chunks {
+            for s in chunk.iter_mut() {
+                if let Some(e) = s.entry.as_mut() {
+                    f(e);
+                }
+            }
+        }
+    }
     /// All live entries (any order).
     pub fn ids(&self) -> impl Iterator<Item = EntryId> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.entry.is_some())
-            .map(|(i, _)| EntryId(i as u32))
+        (0..self.slots.len())
+            .filter(|&i| self.slots[i].entry.is_some())
+            .map(EntryId)
     }
 
     /// Insert and hash a new entry (`ip_vs_conn_new()` + `ip_vs_conn_hash()`): at the head of
@@ -298,16 +372,21 @@ impl Table {
         e.next = None;
         let idx = match self.free.pop() {
             Some(i) => i,
-            None => {
-                self.slots.push(Slot {
-                    gen: 0,
-                    queued_at: None,
-                    entry: None,
-                });
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push(Slot {
+                gen: 0,
+                queued_at: None,
+                entry: None,
+            }),
         };
         let id = EntryId(idx);
+        // At most one hashed connection per `ConnKey` (a new one is only created when the
+        // lookup found none, or after unhashing the one it found); `Director::set_offloaded_entry`
+        // relies on it.
+        debug_assert!(
+            !e.hashed || e.template || self.lookup_in(&e.conn_key()).is_none(),
+            "a second hashed connection entry for {:?}",
+            e.conn_key()
+        );
         if e.hashed {
             if e.template {
                 self.templates.insert(e.template_key(), id);
@@ -320,7 +399,7 @@ impl Table {
         } else {
             self.n_conns += 1;
         }
-        let slot = &mut self.slots[idx as usize];
+        let slot = &mut self.slots[idx];
         slot.queued_at = None;
         slot.entry = Some(e);
         id
@@ -370,7 +449,7 @@ impl Table {
     /// Free an entry (already unhashed and unlinked from its controller and dest).
     pub fn free(&mut self, id: EntryId) -> Entry {
         self.unhash(id);
-        let slot = &mut self.slots[id.0 as usize];
+        let slot = &mut self.slots[id.0];
         let e = slot.entry.take().expect("live entry");
         slot.gen = slot.gen.wrapping_add(1);
         slot.queued_at = None;
@@ -385,7 +464,7 @@ impl Table {
 
     /// Arm (or re-arm) the entry's timer to fire at `at` (`mod_timer`).
     pub fn arm(&mut self, id: EntryId, at: Time) {
-        let slot = &mut self.slots[id.0 as usize];
+        let slot = &mut self.slots[id.0];
         slot.entry.as_mut().expect("live entry").deadline = Some(at);
         // Only an earlier deadline needs a new queue item; a later one is found when the
         // queued item comes due (see `pop_due`).
@@ -401,7 +480,7 @@ impl Table {
     /// deadline.
     pub fn pop_due(&mut self, now: Time) -> Option<(EntryId, Time)> {
         while let Some((at, idx, gen)) = self.timers.pop_due(now) {
-            let slot = &mut self.slots[idx as usize];
+            let slot = &mut self.slots[idx];
             if slot.gen != gen || slot.queued_at != Some(at) {
                 continue; // stale item: entry freed, or an earlier item superseded this one
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::conn::FastMap;
 
-use super::conn::{fwmark_vaddr, ConnKey, Entry, EntryId, OutKey, Table, TemplateKey};
+use super::conn::{fwmark_vaddr, ConnKey, Entry, EntryHandle, EntryId, OutKey, Table, TemplateKey};
 use super::error::ModelError;
 use super::fwmark::MarkRules;
 use super::proto::{self, StateDir, Timeouts};
@@ -49,8 +49,14 @@ pub struct Director {
     now: Time,
     /// Scratch buffer for scheduler views (no allocation per scheduling decision).
     scratch: Vec<DestView>,
-    /// Changes to cacheable entries since the last `take_changes()` (when enabled).
+    /// Changes to cacheable entries since the last `take_changes()` (when enabled): one per
+    /// key (see [`Director::take_changes`]).
     journal: Option<Vec<EntryChange>>,
+    /// Journal batch number (an entry's `journal_mark` names the batch and its position).
+    journal_epoch: u32,
+    /// Keys removed in this batch, by journal position: a new entry with the same key takes
+    /// the position over.
+    journal_removed: FastMap<EntryKey, u32>,
 }
 
 /// Outcome of trying to schedule a packet without an entry.
@@ -554,59 +560,119 @@ impl Director {
     /// Remove an entry from its lookup map, telling the journal.
     fn unhash(&mut self, id: EntryId) {
         if self.journal.is_some() && self.table.get(id).hashed {
-            let key = self.view(id).key;
-            if let Some(j) = self.journal.as_mut() {
-                j.push(EntryChange::Removed(key));
+            let key = self.key_of(id);
+            if let Some(pos) = self.journal_put(id, EntryChange::Removed(key)) {
+                // The entry leaves its lookup map for good (nothing journals it again); a new
+                // entry with its key takes its position.
+                self.journal_removed.insert(key, pos);
+                self.table.get_mut(id).journal_mark = 0;
             }
         }
         self.table.unhash(id);
     }
 
     fn note_upsert(&mut self, id: EntryId) {
-        if self.journal.is_some() && self.table.get(id).hashed {
-            let v = self.view(id);
-            if let Some(j) = self.journal.as_mut() {
-                j.push(EntryChange::Upsert(v));
+        if self.journal.is_none() || !self.table.get(id).hashed {
+            return;
+        }
+        let pos = self.journal_pos(id, &entry_key(self.table.get(id)));
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
+        // The view is built where it goes (no copies of it through calls).
+        let pos = match pos {
+            Some(p) => {
+                j[p as usize] = EntryChange::Upsert(entry_view(&self.table, id));
+                p
             }
+            None => {
+                j.push(EntryChange::Upsert(entry_view(&self.table, id)));
+                (j.len() - 1) as u32
+            }
+        };
+        self.table.get_mut(id).journal_mark = (self.journal_epoch as u64) << 32 | pos as u64;
+    }
+
+    /// Journal a change of entry `id`: over this batch's change for its key, if any, else at
+    /// the end. Its position (`None`: no journal).
+    fn journal_put(&mut self, id: EntryId, change: EntryChange) -> Option<u32> {
+        let pos = self.journal_pos(id, change.key());
+        let j = self.journal.as_mut()?;
+        Some(match pos {
+            Some(p) => {
+                j[p as usize] = change;
+                p
+            }
+            None => {
+                j.push(change);
+                (j.len() - 1) as u32
+            }
+        })
+    }
+
+    /// The journal position of this batch's change for the entry's key, if there is one: the
+    /// entry's own, or that of a removed entry with the same key.
+    #[inline]
+    fn journal_pos(&self, id: EntryId, key: &EntryKey) -> Option<u32> {
+        let mark = self.table.get(id).journal_mark;
+        if mark >> 32 == self.journal_epoch as u64 {
+            return Some(mark as u32);
+        }
+        if self.journal_removed.is_empty() {
+            return None;
+        }
+        self.journal_removed.get(key).copied()
+    }
+
+    /// Start a new journal batch: every entry's journal mark goes stale.
+    fn next_journal_epoch(&mut self) {
+        self.journal_removed.clear();
+        self.journal_epoch = self.journal_epoch.wrapping_add(1);
+        if self.journal_epoch == 0 {
+            // Wrapped: forget every mark (epoch 0 is never current, so 0 means "nowhere").
+            self.table.for_each_mut(|e| e.journal_mark = 0);
+            self.journal_epoch = 1;
         }
     }
 
+    fn key_of(&self, id: EntryId) -> EntryKey {
+        entry_key(self.table.get(id))
+    }
+
     fn view(&self, id: EntryId) -> EntryView {
-        let e = self.table.get(id);
-        EntryView {
-            key: EntryKey {
-                template: e.template,
-                af: e.af,
-                proto: e.proto,
-                client: SocketAddr::new(e.caddr, e.cport),
-                virt: SocketAddr::new(e.vaddr, e.vport),
-            },
-            dest: e.dest,
-            daddr: SocketAddr::new(e.daddr, e.dport),
-            fwd: e.fwd,
-            state: e.state,
-            timeout: e.timeout,
-            deadline: e.deadline,
-            controlled: e.control.is_some(),
-            n_control: e.n_control,
-            assured: e.assured,
-            offloaded: e.offloaded,
-        }
+        entry_view(&self.table, id)
     }
 
     // ---------------------------------------------------------------- cache support
 
     /// Start recording changes to connection entries and templates (for a cache to mirror).
     pub fn enable_journal(&mut self) {
-        self.journal.get_or_insert_with(Vec::new);
+        if self.journal.is_none() {
+            self.journal = Some(Vec::new());
+            self.next_journal_epoch();
+        }
     }
 
-    /// The changes recorded since the last call, in order.
+    /// The changes recorded since the last call: **one per key**, its last change (`Upsert`
+    /// with the entry as of that change, or `Removed`) at the position of its first change
+    /// since the last call. A cache that mirrors the batch needs only that (no packet
+    /// crosses it meanwhile); the model coalesces as it records, so that mirroring needs no
+    /// search for repeated keys. An entry replaced by a new one with its key (`expire_now`,
+    /// an invalidated template) is one key: the new entry's change takes the old one's place.
     pub fn take_changes(&mut self) -> Vec<EntryChange> {
-        self.journal
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+        let mut buf = Vec::new();
+        self.swap_changes(&mut buf);
+        buf
+    }
+
+    /// [`Director::take_changes`] into `buf` (cleared first), swapping buffers so that neither
+    /// the journal nor the caller allocates when this is called in a loop.
+    pub fn swap_changes(&mut self, buf: &mut Vec<EntryChange>) {
+        buf.clear();
+        if let Some(j) = self.journal.as_mut() {
+            std::mem::swap(j, buf);
+            self.next_journal_epoch();
+        }
     }
 
     /// The entry with this key, if it is in its lookup map.
@@ -644,6 +710,29 @@ impl Director {
             }
             None => false,
         }
+    }
+
+    /// [`Director::set_offloaded`] of the connection a journal view was taken of: without a
+    /// key lookup when that entry is still the one in its lookup map (a hashed connection is
+    /// the only one with its key), else by key.
+    pub fn set_offloaded_entry(&mut self, v: &EntryView, on: bool) -> bool {
+        if !v.key.template {
+            if let Some(id) = self.table.resolve(v.handle) {
+                let e = self.table.get_mut(id);
+                if e.hashed
+                    && !e.template
+                    && e.proto == v.key.proto
+                    && e.caddr == v.key.client.ip()
+                    && e.cport == v.key.client.port()
+                    && e.vaddr == v.key.virt.ip()
+                    && e.vport == v.key.virt.port()
+                {
+                    e.offloaded = on;
+                    return true;
+                }
+            }
+        }
+        self.set_offloaded(&v.key, on)
     }
 
     /// A real server by id (including ones in the trash).
@@ -1047,10 +1136,20 @@ impl Director {
                 "client source port 20 (FTP data) is never scheduled",
             ));
         }
-        let conf = &self.services[&k].conf;
-        let (persistent, svc_port, ops) = (conf.persistence.is_some(), conf.key.port(), conf.ops);
-        if persistent {
-            return self.sched_persist(k, pkt, mark);
+        // One lookup for what this packet needs of the service's configuration (copied: no
+        // allocation on this path).
+        let c = &self.services[&k].conf;
+        let conf = SvcParams {
+            has_pe: c.pe.is_some(),
+            port: c.key.port(),
+            af: c.key.af(),
+            netmask: c.netmask,
+            persistence: c.persistence,
+            ops: c.ops,
+        };
+        let (svc_port, ops) = (conf.port, conf.ops);
+        if conf.persistence.is_some() {
+            return self.sched_persist(k, &conf, pkt, mark);
         }
         if matches!(k, ServiceKey::Addr { .. }) && vport != svc_port {
             return Err(Ignored::Leave);
@@ -1066,19 +1165,21 @@ impl Director {
     }
 
     /// `ip_vs_sched_persist()` (§5).
-    fn sched_persist(&mut self, k: ServiceKey, pkt: &Packet, mark: u32) -> Result<Sched, Ignored> {
-        // Copy what is needed: no allocation on this path.
-        let (has_pe, svc_port, svc_af, netmask, persistence, ops) = {
-            let c = &self.services[&k].conf;
-            (
-                c.pe.is_some(),
-                c.key.port(),
-                c.key.af(),
-                c.netmask,
-                c.persistence,
-                c.ops,
-            )
-        };
+    fn sched_persist(
+        &mut self,
+        k: ServiceKey,
+        conf: &SvcParams,
+        pkt: &Packet,
+        mark: u32,
+    ) -> Result<Sched, Ignored> {
+        let SvcParams {
+            has_pe,
+            port: svc_port,
+            af: svc_af,
+            netmask,
+            persistence,
+            ops,
+        } = *conf;
         if has_pe {
             // ip_vs_sip_fill_param(): needs a UDP datagram with a Call-ID header. The model
             // sees no payload, which the kernel treats like a missing Call-ID.
@@ -1229,6 +1330,46 @@ impl Director {
     }
 }
 
+/// What scheduling a packet needs of its service's configuration.
+#[derive(Clone, Copy)]
+struct SvcParams {
+    has_pe: bool,
+    port: u16,
+    af: Af,
+    netmask: Netmask,
+    persistence: Option<u32>,
+    ops: bool,
+}
+
+fn entry_key(e: &Entry) -> EntryKey {
+    EntryKey {
+        template: e.template,
+        af: e.af,
+        proto: e.proto,
+        client: SocketAddr::new(e.caddr, e.cport),
+        virt: SocketAddr::new(e.vaddr, e.vport),
+    }
+}
+
+#[inline]
+fn entry_view(t: &Table, id: EntryId) -> EntryView {
+    let e = t.get(id);
+    EntryView {
+        handle: t.handle(id),
+        key: entry_key(e),
+        dest: e.dest,
+        daddr: SocketAddr::new(e.daddr, e.dport),
+        fwd: e.fwd,
+        state: e.state,
+        timeout: e.timeout,
+        deadline: e.deadline,
+        controlled: e.control.is_some(),
+        n_control: e.n_control,
+        assured: e.assured,
+        offloaded: e.offloaded,
+    }
+}
+
 /// The ways `ip_vs_schedule()` declines (`*ignored` = 1, 0, −1).
 enum Ignored {
     /// ignored=1: accept to the local stack.
@@ -1305,7 +1446,7 @@ fn unicast(a: &IpAddr) -> bool {
 
 /// How an entry is found: a connection by its client and virtual endpoints, a template by its
 /// §5.2 key (client = masked address with port 0; virtual = VIP or fwmark-as-address, and port).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntryKey {
     pub template: bool,
     pub af: Af,
@@ -1315,9 +1456,35 @@ pub struct EntryKey {
     pub virt: SocketAddr,
 }
 
+/// The fields as a few words (a cache hashes keys on its hot path; the derived `Hash` feeds the
+/// hasher a dozen small pieces). Equal keys hash equally: every field `Eq` compares is hashed,
+/// except an IPv6 socket address's flow info and scope id.
+impl std::hash::Hash for EntryKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let v6 = |a: &SocketAddr| a.is_ipv6() as u64;
+        h.write_u64(
+            self.template as u64
+                | ((self.af == Af::Inet6) as u64) << 1
+                | v6(&self.client) << 2
+                | v6(&self.virt) << 3
+                | (self.proto as u64) << 8
+                | (self.client.port() as u64) << 16
+                | (self.virt.port() as u64) << 32,
+        );
+        for a in [self.client.ip(), self.virt.ip()] {
+            match a {
+                IpAddr::V4(a) => h.write_u32(a.to_bits()),
+                IpAddr::V6(a) => h.write_u128(a.to_bits()),
+            }
+        }
+    }
+}
+
 /// A connection entry or template as a cache needs to see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryView {
+    /// The model's entry the view was taken of (see [`Director::set_offloaded_entry`]).
+    pub handle: EntryHandle,
     pub key: EntryKey,
     /// The real server (`None` for cache-bypass entries).
     pub dest: Option<DestId>,
@@ -1337,11 +1504,22 @@ pub struct EntryView {
     pub offloaded: bool,
 }
 
-/// A change to a cacheable entry, in the order it happened.
+/// A change to a cacheable entry (the journal keeps the last one of each key, see
+/// [`Director::take_changes`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EntryChange {
     /// Created, or its state, timeout or timer changed through the model.
     Upsert(EntryView),
     /// No longer found by lookups (freed, replaced, or a template invalidated).
     Removed(EntryKey),
+}
+
+impl EntryChange {
+    /// The entry the change is about.
+    pub fn key(&self) -> &EntryKey {
+        match self {
+            EntryChange::Upsert(v) => &v.key,
+            EntryChange::Removed(k) => k,
+        }
+    }
 }

@@ -808,6 +808,69 @@ fn cache_journal_records_creations_changes_and_removals() {
     assert_eq!(d.conn_count() + d.template_count(), 0);
 }
 
+/// The journal holds one change per key: its latest state, at the position of its first
+/// change since the last take — also across an entry replaced by a new one with its key.
+#[test]
+fn cache_journal_keeps_one_change_per_key() {
+    let (mut d, _) = persistent_24();
+    d.enable_journal();
+    let (c1, c2) = ("198.51.100.7:1000", "198.51.100.8:1000");
+    d.process(t(0.0), &syn(c1, VIP));
+    d.process(t(1.0), &ack(c1, VIP));
+    d.process(t(2.0), &syn(c2, VIP));
+    let ch = d.take_changes();
+    let views: Vec<&EntryView> = ch
+        .iter()
+        .map(|c| match c {
+            EntryChange::Upsert(v) => v,
+            EntryChange::Removed(_) => panic!("{ch:?}"),
+        })
+        .collect();
+    assert_eq!(views.len(), 3, "{ch:?}");
+    assert!(views[0].key.template && views[0].deadline == Some(t(302.0)));
+    assert_eq!(views[1].key.client, sa(c1));
+    assert_eq!(views[1].state, proto::TCP_ESTABLISHED);
+    assert_eq!(views[2].key.client, sa(c2));
+    assert!(d.take_changes().is_empty());
+
+    // A SYN on a CLOSEd connection replaces it (conn_reuse_mode 1): the old entry's removal
+    // and the new entry are one change, the new entry.
+    let mut d = director(&[
+        svc(tcp_key(VIP), "rr", None, None),
+        add_dest(tcp_key(VIP), "10.0.0.1:80", 1),
+    ]);
+    d.enable_journal();
+    let rst = Packet::tcp(
+        sa(c1),
+        sa(VIP),
+        TcpFlags {
+            rst: true,
+            ..TcpFlags::default()
+        },
+    );
+    d.process(t(0.0), &syn(c1, VIP));
+    d.process(t(1.0), &ack(c1, VIP));
+    d.process(t(2.0), &rst);
+    let first = d.take_changes();
+    assert!(
+        matches!(&first[..], [EntryChange::Upsert(v)] if v.state == proto::TCP_CLOSE),
+        "{first:?}"
+    );
+    d.process(t(3.0), &syn(c1, VIP));
+    let ch = d.take_changes();
+    assert!(
+        matches!(&ch[..], [EntryChange::Upsert(v)] if v.state == proto::TCP_SYN_RECV && v.deadline == Some(t(63.0))),
+        "{ch:?}"
+    );
+    let EntryChange::Upsert(old) = &first[0] else {
+        unreachable!()
+    };
+    let EntryChange::Upsert(new) = &ch[0] else {
+        unreachable!()
+    };
+    assert_ne!(old.handle, new.handle, "another entry");
+}
+
 #[test]
 fn offloaded_connection_lives_until_the_cache_last_refresh_plus_timeout() {
     let k = tcp_key(VIP);
