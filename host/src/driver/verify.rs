@@ -64,6 +64,99 @@ fn lookup(
     }
 }
 
+/// What the verification of one entry kind needs: its key, its lifetime fields, and the
+/// comparison of the fields the card does not change itself.
+trait Checked: TableEntry + std::fmt::Debug {
+    const KIND: &'static str;
+    fn key(&self) -> &FlowKey;
+    fn last_refresh(&self) -> u32;
+    fn timeout(&self) -> u32;
+    /// Equal but for `last_refresh` (and what else the card may change).
+    fn same_rest(&self, card: &Self) -> bool;
+}
+
+impl Checked for ConnEntry {
+    const KIND: &'static str = "conn";
+    fn key(&self) -> &FlowKey {
+        &self.key
+    }
+    fn last_refresh(&self) -> u32 {
+        self.last_refresh
+    }
+    fn timeout(&self) -> u32 {
+        self.timeout_ms
+    }
+    fn same_rest(&self, card: &ConnEntry) -> bool {
+        // `ev_next` is cleared by the card after its one report
+        let ev_next = self.ev_next && card.ev_next;
+        ConnEntry {
+            last_refresh: self.last_refresh,
+            ev_next,
+            ..*card
+        } == ConnEntry { ev_next, ..*self }
+    }
+}
+
+impl Checked for TemplateEntry {
+    const KIND: &'static str = "template";
+    fn key(&self) -> &FlowKey {
+        &self.key
+    }
+    fn last_refresh(&self) -> u32 {
+        self.last_refresh
+    }
+    fn timeout(&self) -> u32 {
+        self.timeout_ms
+    }
+    fn same_rest(&self, card: &TemplateEntry) -> bool {
+        TemplateEntry {
+            last_refresh: self.last_refresh,
+            ..*card
+        } == *self
+    }
+}
+
+/// Read the shadow's entries of one table back (in key order) and report every difference.
+fn check_all<'a, E: Checked + 'a>(
+    wants: impl Iterator<Item = &'a E>,
+    now: u32,
+    x: &mut dyn Exec,
+    report: &mut VerifyReport,
+) -> Result<(), DriverError> {
+    let mut wants: Vec<&E> = wants.collect();
+    wants.sort_by_key(|e| {
+        let k = e.key();
+        (k.caddr, k.cport, k.vaddr, k.vport)
+    });
+    for want in wants {
+        report.checked += 1;
+        let what = || format!("{} {}", E::KIND, key_str(want.key()));
+        let Some(p) = lookup(x, E::TABLE, want.key())? else {
+            if is_live(want.last_refresh(), want.timeout(), now) {
+                report
+                    .diffs
+                    .push(format!("{}: live in the shadow, not on the card", what()));
+            }
+            continue;
+        };
+        let got = E::from_payload(&p)?;
+        if !not_before(got.last_refresh(), want.last_refresh()) {
+            report.diffs.push(format!(
+                "{}: last_refresh {} on the card, older than the {} written",
+                what(),
+                got.last_refresh(),
+                want.last_refresh()
+            ));
+        }
+        if !want.same_rest(&got) {
+            report
+                .diffs
+                .push(format!("{}: card {got:?}, written {want:?}", what()));
+        }
+    }
+    Ok(())
+}
+
 impl Tables {
     /// Read every shadow conn and template back from the card at tick `now`.
     pub fn verify_entries(
@@ -72,76 +165,8 @@ impl Tables {
         x: &mut dyn Exec,
         report: &mut VerifyReport,
     ) -> Result<(), DriverError> {
-        let mut conns: Vec<&ConnEntry> = self.conns.values().collect();
-        conns.sort_by_key(|e| (e.key.caddr, e.key.cport, e.key.vaddr, e.key.vport));
-        for want in conns {
-            report.checked += 1;
-            let what = || format!("conn {}", key_str(&want.key));
-            let Some(p) = lookup(x, TableId::Conn, &want.key)? else {
-                if is_live(want.last_refresh, want.timeout_ms, now) {
-                    report
-                        .diffs
-                        .push(format!("{}: live in the shadow, not on the card", what()));
-                }
-                continue;
-            };
-            let got = ConnEntry::from_payload(&p)?;
-            if !not_before(got.last_refresh, want.last_refresh) {
-                report.diffs.push(format!(
-                    "{}: last_refresh {} on the card, older than the {} written",
-                    what(),
-                    got.last_refresh,
-                    want.last_refresh
-                ));
-            }
-            let same_rest = ConnEntry {
-                last_refresh: want.last_refresh,
-                // cleared by the card after its one report
-                ev_next: want.ev_next && got.ev_next,
-                ..got
-            } == ConnEntry {
-                ev_next: want.ev_next && got.ev_next,
-                ..*want
-            };
-            if !same_rest {
-                report
-                    .diffs
-                    .push(format!("{}: card {got:?}, written {want:?}", what()));
-            }
-        }
-        let mut tpls: Vec<&TemplateEntry> = self.tpls.values().map(|t| &t.entry).collect();
-        tpls.sort_by_key(|e| (e.key.caddr, e.key.cport, e.key.vaddr, e.key.vport));
-        for want in tpls {
-            report.checked += 1;
-            let what = || format!("template {}", key_str(&want.key));
-            let Some(p) = lookup(x, TableId::Template, &want.key)? else {
-                if is_live(want.last_refresh, want.timeout_ms, now) {
-                    report
-                        .diffs
-                        .push(format!("{}: live in the shadow, not on the card", what()));
-                }
-                continue;
-            };
-            let got = TemplateEntry::from_payload(&p)?;
-            if !not_before(got.last_refresh, want.last_refresh) {
-                report.diffs.push(format!(
-                    "{}: last_refresh {} on the card, older than the {} written",
-                    what(),
-                    got.last_refresh,
-                    want.last_refresh
-                ));
-            }
-            if (TemplateEntry {
-                last_refresh: want.last_refresh,
-                ..got
-            }) != *want
-            {
-                report
-                    .diffs
-                    .push(format!("{}: card {got:?}, written {want:?}", what()));
-            }
-        }
-        Ok(())
+        check_all(self.conns.values(), now, x, report)?;
+        check_all(self.tpls.values().map(|t| &t.entry), now, x, report)
     }
 }
 
