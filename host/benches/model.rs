@@ -19,36 +19,13 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use lvsnic::model::*;
 
 const CLIENTS: u32 = 1 << 20;
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+
+#[path = "support/mod.rs"]
+mod support;
+use support::VIP;
 
 fn director() -> Director {
-    let key = ServiceKey::Addr {
-        proto: Proto::Tcp,
-        addr: IpAddr::V4(VIP),
-        port: 80,
-    };
-    let mut svc = ServiceConf::new(key);
-    svc.scheduler = "rr".into();
-    svc.persistence = Some(300);
-    svc.netmask = Netmask::V4(Ipv4Addr::new(255, 255, 255, 0));
-    let mut cmds = vec![IpvsCmd::AddService(svc)];
-    for i in 1..=8u8 {
-        cmds.push(IpvsCmd::AddDest {
-            svc: key,
-            dest: DestConf {
-                addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)),
-                port: 80,
-                fwd: FwdMethod::Route,
-                weight: 1,
-                u_threshold: 0,
-                l_threshold: 0,
-                tunnel: TunnelConf::default(),
-            },
-        });
-    }
-    let mut d = Director::new();
-    d.apply_all(Time::ZERO, &cmds).expect("bench config");
-    d
+    support::persistent_director()
 }
 
 /// Client `i`: 1 M addresses in 4096 /24 networks under 100.64.0.0/10.

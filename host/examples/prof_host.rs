@@ -27,35 +27,12 @@ use lvsnic_abi::limits::RECORD_WORDS;
 use lvsnic_abi::records::{CmdStatus, Command, Record};
 use lvsnic_sim::SimCard;
 
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+#[path = "../benches/support/mod.rs"]
+mod support;
+use support::VIP;
 
 fn director() -> Director {
-    let key = ServiceKey::Addr {
-        proto: Proto::Tcp,
-        addr: IpAddr::V4(VIP),
-        port: 80,
-    };
-    let mut svc = ServiceConf::new(key);
-    svc.scheduler = "rr".into();
-    svc.persistence = Some(300);
-    svc.netmask = Netmask::V4(Ipv4Addr::new(255, 255, 255, 0));
-    let mut cmds = vec![IpvsCmd::AddService(svc)];
-    for i in 1..=8u8 {
-        cmds.push(IpvsCmd::AddDest {
-            svc: key,
-            dest: DestConf {
-                addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, i)),
-                port: 80,
-                fwd: FwdMethod::Route,
-                weight: 1,
-                u_threshold: 0,
-                l_threshold: 0,
-                tunnel: TunnelConf::default(),
-            },
-        });
-    }
-    let mut d = Director::new();
-    d.apply_all(Time::ZERO, &cmds).expect("profiling config");
+    let mut d = support::persistent_director();
     d.enable_journal();
     d
 }

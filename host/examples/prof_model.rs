@@ -12,33 +12,11 @@ use lvsnic::model::*;
 
 const CLIENTS: u32 = 1 << 20;
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 fn director() -> Director {
-    let key = ServiceKey::Addr {
-        proto: Proto::Tcp,
-        addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
-        port: 80,
-    };
-    let mut svc = ServiceConf::new(key);
-    svc.scheduler = "rr".into();
-    svc.persistence = Some(300);
-    svc.netmask = Netmask::V4(Ipv4Addr::new(255, 255, 255, 0));
-    let mut cmds = vec![IpvsCmd::AddService(svc)];
-    for i in 1..=8u8 {
-        let addr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, i));
-        let dest = DestConf {
-            addr,
-            port: 80,
-            fwd: FwdMethod::Route,
-            weight: 1,
-            u_threshold: 0,
-            l_threshold: 0,
-            tunnel: TunnelConf::default(),
-        };
-        cmds.push(IpvsCmd::AddDest { svc: key, dest });
-    }
-    let mut d = Director::new();
-    d.apply_all(Time::ZERO, &cmds).expect("profiling config");
-    d
+    support::persistent_director()
 }
 
 fn main() {
