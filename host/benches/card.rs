@@ -712,7 +712,7 @@ struct Plan {
 
 impl Exec for Plan {
     fn exec(&mut self, cmd: &Command) -> Result<Result<CmdResult, CmdStatus>, DriverError> {
-        self.words.push(cmd.encode()?);
+        self.words.push(cmd.encode());
         self.next = self.next.wrapping_add(1);
         Ok(Ok(CmdResult {
             index: self.next,

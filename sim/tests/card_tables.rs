@@ -10,7 +10,7 @@ fn off(b: &str, r: &str, i: u32) -> u32 {
 }
 
 fn command(c: &mut SimCard, cmd: &Command) -> (u32, u32, [u32; 14]) {
-    for (i, w) in cmd.encode().unwrap().iter().enumerate() {
+    for (i, w) in cmd.encode().iter().enumerate() {
         c.reg_write(off("CMD", "DATA", i as u32), *w);
     }
     c.reg_write(off("CMD", "DOORBELL", 0), 1);

@@ -720,13 +720,17 @@ pub const COMMAND_LAYOUT: Layout = Layout {
 };
 
 /// A host -> card command.
+///
+/// Valid by construction: every constructor checks the opcode/table/payload combination
+/// (the typed-entry ones by encoding a validated entry), and the fields are read-only, so
+/// [`Command::encode`] cannot fail and does not check again on the driver's hot path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Command {
-    pub opcode: Opcode,
-    pub table: TableId,
-    pub tag: u16,
-    pub index: u32,
-    pub payload: [u32; PAYLOAD_WORDS],
+    opcode: Opcode,
+    table: TableId,
+    tag: u16,
+    index: u32,
+    payload: [u32; PAYLOAD_WORDS],
 }
 
 fn key_payload(key: &FlowKey) -> Result<[u32; PAYLOAD_WORDS], AbiError> {
@@ -745,9 +749,40 @@ impl Command {
             payload,
         }
     }
+    /// A command from its parts, checked as [`Command::decode`] checks one.
+    pub fn from_parts(
+        opcode: Opcode,
+        table: TableId,
+        index: u32,
+        payload: [u32; PAYLOAD_WORDS],
+    ) -> Result<Self, AbiError> {
+        Self::new(opcode, table, index, payload).checked()
+    }
     pub fn with_tag(mut self, tag: u16) -> Self {
         self.tag = tag;
         self
+    }
+    /// The same command with another opcode (an Insert retried as a Modify and back); the
+    /// payload stays valid, the opcode/table combination is checked.
+    pub fn with_opcode(self, opcode: Opcode) -> Result<Self, AbiError> {
+        let c = Command { opcode, ..self };
+        c.validate_shape()?;
+        Ok(c)
+    }
+    pub fn opcode(&self) -> Opcode {
+        self.opcode
+    }
+    pub fn table(&self) -> TableId {
+        self.table
+    }
+    pub fn tag(&self) -> u16 {
+        self.tag
+    }
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+    pub fn payload(&self) -> &[u32; PAYLOAD_WORDS] {
+        &self.payload
     }
     pub fn write<E: TableEntry>(index: u32, e: &E) -> Result<Self, AbiError> {
         Ok(Self::new(Opcode::Write, E::TABLE, index, e.payload()?))
@@ -839,15 +874,20 @@ impl Command {
         Ok(())
     }
 
-    pub fn encode(&self) -> Result<[u32; RECORD_WORDS], AbiError> {
-        self.validate()?;
+    /// The 16 words the card reads. A `Command` is valid by construction, so this does not
+    /// check again (a debug build still does).
+    pub fn encode(&self) -> [u32; RECORD_WORDS] {
+        debug_assert_eq!(self.validate(), Ok(()), "{self:?}");
         let mut w = [0u32; RECORD_WORDS];
-        cmd::OPCODE.set(&mut w, self.opcode as u128)?;
-        cmd::TABLE.set(&mut w, self.table as u128)?;
-        cmd::TAG.set(&mut w, self.tag as u128)?;
-        cmd::INDEX.set(&mut w, self.index as u128)?;
+        // Every field fits its ABI field by type (the Opcode and TableId values fit their 8-
+        // and 4-bit fields, tag 16 bits, index 32), so `set` cannot fail.
+        let fits = |r: Result<(), AbiError>| r.expect("command field wider than its ABI field");
+        fits(cmd::OPCODE.set(&mut w, self.opcode as u128));
+        fits(cmd::TABLE.set(&mut w, self.table as u128));
+        fits(cmd::TAG.set(&mut w, self.tag as u128));
+        fits(cmd::INDEX.set(&mut w, self.index as u128));
         w[2..].copy_from_slice(&self.payload);
-        Ok(w)
+        w
     }
 
     pub fn decode(w: &[u32; RECORD_WORDS]) -> Result<Self, AbiError> {

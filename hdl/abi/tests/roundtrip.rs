@@ -375,7 +375,7 @@ proptest! {
         ];
         for cmd in cmds {
             let cmd = cmd.with_tag(tag);
-            let w = cmd.encode().unwrap();
+            let w = cmd.encode();
             prop_assert_eq!(Command::decode(&w).unwrap(), cmd);
         }
     }
@@ -560,19 +560,10 @@ fn impossible_entries_are_rejected() {
 
     // Commands: Insert on an indexed table, Lookup on an indexed table, garbage payload.
     let svc = Command::write(0, &s).unwrap();
-    assert!(Command {
-        opcode: Opcode::Insert,
-        ..svc
-    }
-    .validate()
-    .is_err());
-    assert!(Command {
-        opcode: Opcode::Lookup,
-        ..svc
-    }
-    .validate()
-    .is_err());
-    let mut w = Command::insert(&c).unwrap().encode().unwrap();
+    assert!(svc.with_opcode(Opcode::Insert).is_err());
+    assert!(Command::from_parts(Opcode::Lookup, TableId::Service, 0, *svc.payload()).is_err());
+    assert!(Command::from_parts(Opcode::Insert, TableId::Conn, 0, *svc.payload()).is_err());
+    let mut w = Command::insert(&c).unwrap().encode();
     w[2 + 13] = 0; // dport only: still fine
     assert!(Command::decode(&w).is_ok());
     w[2 + 10] = 0; // valid bit cleared

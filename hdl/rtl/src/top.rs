@@ -1892,7 +1892,7 @@ mod tests {
         }
         /// Run one MMIO command; (status code, RESULT_INDEX, RESULT words).
         fn command(&mut self, c: &lvsnic_abi::Command) -> (u32, u32, Vec<u32>) {
-            for (i, w) in c.encode().unwrap().iter().enumerate() {
+            for (i, w) in c.encode().iter().enumerate() {
                 self.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
             }
             self.write(cmd::BASE + cmd::DOORBELL, 1);

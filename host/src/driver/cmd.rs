@@ -62,7 +62,7 @@ fn cmd_regs() -> Result<&'static CmdRegs, DriverError> {
 
 /// Execute one command through the MMIO registers and wait for it.
 pub fn execute<D: Device>(bar: &mut Bar<D>, cmd: &Command) -> Result<CmdResult, DriverError> {
-    let words = cmd.encode()?;
+    let words = cmd.encode();
     let r = cmd_regs()?;
     let mut polls = 0;
     while bar.read_at(r.status)? & 1 != 0 {
@@ -89,15 +89,15 @@ pub fn execute<D: Device>(bar: &mut Bar<D>, cmd: &Command) -> Result<CmdResult, 
     let st = CmdStatus::from_bits(code)?;
     if st != CmdStatus::Ok {
         return Err(DriverError::Command {
-            op: format!("{:?}", cmd.opcode),
-            table: format!("{:?}", cmd.table),
+            op: format!("{:?}", cmd.opcode()),
+            table: format!("{:?}", cmd.table()),
             status: format!("{st:?}"),
         });
     }
     let index = bar.read_at(r.result_index)?;
     let mut entry = [0u32; PAYLOAD_WORDS];
     if matches!(
-        cmd.opcode,
+        cmd.opcode(),
         lvsnic_abi::records::Opcode::Read | lvsnic_abi::records::Opcode::Lookup
     ) {
         for (e, off) in entry.iter_mut().zip(&r.result) {

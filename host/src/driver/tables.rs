@@ -506,8 +506,8 @@ pub struct TableStats {
 
 fn cmd_err(cmd: &Command, st: CmdStatus) -> DriverError {
     DriverError::Command {
-        op: format!("{:?}", cmd.opcode),
-        table: format!("{:?}", cmd.table),
+        op: format!("{:?}", cmd.opcode()),
+        table: format!("{:?}", cmd.table()),
         status: format!("{st:?}"),
     }
 }
@@ -539,7 +539,7 @@ fn upsert<E: TableEntry>(
             } else {
                 Opcode::Insert
             };
-            x.exec(&Command { opcode, ..first })?
+            x.exec(&first.with_opcode(opcode)?)?
         }
         Err(st) => Err(st),
     };
@@ -1191,22 +1191,22 @@ pub(crate) mod tests {
                 }))
             };
             let cap = self.capacity;
-            let t = match cmd.table {
+            let t = match cmd.table() {
                 TableId::Conn => &mut self.conns,
                 TableId::Template => &mut self.tpls,
-                _ => return ok(cmd.index),
+                _ => return ok(cmd.index()),
             };
-            let key = FlowKey::read(&cmd.payload, 0).unwrap();
+            let key = FlowKey::read(cmd.payload(), 0).unwrap();
             let n = t.len() as u32;
-            match cmd.opcode {
+            match cmd.opcode() {
                 Opcode::Insert if t.contains_key(&key) => Ok(Err(CmdStatus::Exists)),
                 Opcode::Insert if t.len() >= cap => Ok(Err(CmdStatus::Full)),
                 Opcode::Insert => {
-                    t.insert(key, cmd.payload);
+                    t.insert(key, *cmd.payload());
                     ok(n)
                 }
                 Opcode::Modify if t.contains_key(&key) => {
-                    t.insert(key, cmd.payload);
+                    t.insert(key, *cmd.payload());
                     ok(0)
                 }
                 Opcode::Delete if t.remove(&key).is_some() => ok(0),
@@ -1281,11 +1281,11 @@ pub(crate) mod tests {
         let mut t = Tables::new(64, 256, 32);
         let mut x = FakeExec::new();
         t.sync_config(&d, &mut x).unwrap();
-        let dests = x.cmds.iter().filter(|c| c.table == TableId::Dest).count();
+        let dests = x.cmds.iter().filter(|c| c.table() == TableId::Dest).count();
         let svcs = x
             .cmds
             .iter()
-            .filter(|c| c.table == TableId::Service)
+            .filter(|c| c.table() == TableId::Service)
             .count();
         assert_eq!((dests, svcs), (2, 1));
         assert!(x.regs.contains(&("CTRL", "CONTROL", 0b011)), "{:?}", x.regs);
@@ -1323,19 +1323,19 @@ pub(crate) mod tests {
         d.sysctl_mut().expire_quiescent_template = true;
         t.sync_config(&d, &mut x).unwrap();
         assert_eq!(x.cmds.len(), 1, "{:?}", x.cmds);
-        let e = DestEntry::from_payload(&x.cmds[0].payload).unwrap();
+        let e = DestEntry::from_payload(x.cmds[0].payload()).unwrap();
         assert!(e.state.conn_ok && e.state.syn_ok && !e.state.tpl_ok);
         x.clear();
         d.apply(Time::ZERO, &IpvsCmd::DelService(k)).unwrap();
         t.sync_config(&d, &mut x).unwrap();
-        let ops: Vec<_> = x.cmds.iter().map(|c| (c.opcode, c.table)).collect();
+        let ops: Vec<_> = x.cmds.iter().map(|c| (c.opcode(), c.table())).collect();
         assert!(ops.contains(&(Opcode::Delete, TableId::Service)), "{ops:?}");
         // Both dests are now unavailable: conn_drop (expire_nodest_conn = 0).
         let dests: Vec<_> = x
             .cmds
             .iter()
-            .filter(|c| c.table == TableId::Dest)
-            .map(|c| DestEntry::from_payload(&c.payload).unwrap().state)
+            .filter(|c| c.table() == TableId::Dest)
+            .map(|c| DestEntry::from_payload(c.payload()).unwrap().state)
             .collect();
         assert_eq!(dests.len(), 2);
         assert!(dests.iter().all(|s| !s.conn_ok && s.conn_drop && !s.tpl_ok));
@@ -1355,8 +1355,8 @@ pub(crate) mod tests {
         let ch = d.take_changes();
         t.mirror(ch, &mut d, now, &mut x).unwrap();
         assert_eq!(x.cmds.len(), 1);
-        assert_eq!(x.cmds[0].opcode, Opcode::Insert);
-        let e = ConnEntry::from_payload(&x.cmds[0].payload).unwrap();
+        assert_eq!(x.cmds[0].opcode(), Opcode::Insert);
+        let e = ConnEntry::from_payload(x.cmds[0].payload()).unwrap();
         assert_eq!(
             (e.state, e.ev_next, e.syn_miss),
             (proto::TCP_SYN_RECV, true, false)
@@ -1380,8 +1380,8 @@ pub(crate) mod tests {
         let ch = d.take_changes();
         t.mirror(ch, &mut d, now, &mut x).unwrap();
         assert_eq!(x.cmds.len(), 1);
-        assert_eq!(x.cmds[0].opcode, Opcode::Modify);
-        let e = ConnEntry::from_payload(&x.cmds[0].payload).unwrap();
+        assert_eq!(x.cmds[0].opcode(), Opcode::Modify);
+        let e = ConnEntry::from_payload(x.cmds[0].payload()).unwrap();
         assert_eq!((e.state, e.ev_next), (proto::TCP_ESTABLISHED, false));
         // RST → CLOSE: syn_miss (conn_reuse_mode 1); then the entry expires: a Delete.
         x.clear();
@@ -1392,7 +1392,7 @@ pub(crate) mod tests {
         d.process(now, &Packet::tcp(c, v, rst));
         let ch = d.take_changes();
         t.mirror(ch, &mut d, now, &mut x).unwrap();
-        let e = ConnEntry::from_payload(&x.cmds[0].payload).unwrap();
+        let e = ConnEntry::from_payload(x.cmds[0].payload()).unwrap();
         assert!(e.syn_miss);
         x.clear();
         let mut ask = 0;
@@ -1404,7 +1404,7 @@ pub(crate) mod tests {
         let ch = d.take_changes();
         t.mirror(ch, &mut d, Time::from_secs(100), &mut x).unwrap();
         assert_eq!(x.cmds.len(), 1);
-        assert_eq!(x.cmds[0].opcode, Opcode::Delete);
+        assert_eq!(x.cmds[0].opcode(), Opcode::Delete);
         assert!(t.conns.is_empty());
     }
 
@@ -1444,7 +1444,7 @@ pub(crate) mod tests {
         x.clear();
         d.sysctl_mut().conn_reuse_mode = 0;
         t.sync_config(&d, &mut x).unwrap();
-        let ops: Vec<_> = x.cmds.iter().map(|c| c.opcode).collect();
+        let ops: Vec<_> = x.cmds.iter().map(|c| c.opcode()).collect();
         assert_eq!(ops, [Opcode::Lookup, Opcode::Modify], "read, then rewrite");
         let e = ConnEntry::from_payload(&x.conns[&key]).unwrap();
         assert!(!e.syn_miss);
@@ -1463,7 +1463,7 @@ pub(crate) mod tests {
         d.process(now, &Packet::tcp(c, v, TcpFlags::ACK));
         let ch = d.take_changes();
         t.mirror(ch, &mut d, now, &mut x).unwrap();
-        assert!(x.cmds.iter().all(|c| c.opcode != Opcode::Lookup));
+        assert!(x.cmds.iter().all(|c| c.opcode() != Opcode::Lookup));
         let e = ConnEntry::from_payload(&x.conns[&key]).unwrap();
         assert_eq!(e.last_refresh, 7_000);
     }
