@@ -1304,9 +1304,10 @@ impl Director {
         if self.sysctl.cache_bypass && matches!(k, ServiceKey::Fwmark { .. }) {
             // A BYPASS entry forwards this and later packets to the original destination.
             // (The kernel requires a non-local unicast destination; the model cannot know which
-            // addresses are local and assumes a transparent setup.)
+            // addresses are local and assumes a transparent setup.) It has no dest, so
+            // `ip_vs_bind_dest()` gives it no conn_flags: no NOOUTPUT, the INPUT state table.
             let e = Entry {
-                no_output: true,
+                no_output: false,
                 one_packet: svc.ops && pkt.proto == Proto::Udp,
                 bypass: true,
                 fwmark: mark,

@@ -953,3 +953,45 @@ fn offloaded_connection_replaced_on_reuse_is_not_kept_alive_by_the_cache() {
     d.advance_with(t(3.5), &mut |_| Some(t(3.0)));
     assert_eq!(d.conn_count(), 1, "only the new connection is left");
 }
+
+/// `ip_vs_core.c: ip_vs_leave()` creates the cache-bypass entry with `ip_vs_conn_new(...,
+/// IP_VS_CONN_F_BYPASS | flags, NULL, ...)`: with no dest, `ip_vs_bind_dest()` returns before
+/// copying the dest's conn_flags, so the entry has no `IP_VS_CONN_F_NOOUTPUT` and
+/// `set_tcp_state()` uses the INPUT table. A client FIN in ESTABLISHED therefore gives
+/// CLOSE_WAIT (60 s), not the INPUT_ONLY FIN_WAIT (120 s).
+#[test]
+fn s8_cache_bypass_entry_uses_the_input_state_table() {
+    let k = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 1,
+    };
+    let mut d = director(&[svc(k, "rr", None, None)]);
+    d.sysctl_mut().set("cache_bypass", "1").unwrap();
+    let c = "198.51.100.7:1000";
+    let dst = "203.0.113.80:80";
+    let marked = |mut p: Packet| {
+        p.mark = Some(1);
+        p
+    };
+    expect(
+        d.process(t(0.0), &marked(syn(c, dst))),
+        Forward,
+        Some(dst),
+        None,
+    );
+    expect(
+        d.process(t(1.0), &marked(ack(c, dst))),
+        Forward,
+        Some(dst),
+        Some(Conn),
+    );
+    let fin = Packet::tcp(sa(c), sa(dst), TcpFlags::from_letters("FA").unwrap());
+    expect(
+        d.process(t(2.0), &marked(fin)),
+        Forward,
+        Some(dst),
+        Some(Conn),
+    );
+    // CLOSE_WAIT: 60 s after the FIN the entry is gone; an ACK without an entry goes to the host.
+    expect(d.process(t(62.0), &marked(ack(c, dst))), Local, None, None);
+}
