@@ -343,7 +343,15 @@ impl Table {
             caddr: k.caddr,
             cport: k.cport,
         };
-        self.chain_find(&ck, |e| e.daddr == k.daddr && e.dport == k.dport)
+        // `ip_vs_conn_out_get()`: a NAT entry's replies come from the real server; any other
+        // entry's (DR, TUN, bypass) from the virtual address and port.
+        self.chain_find(&ck, |e| {
+            if e.fwd == FwdMethod::Masq {
+                e.daddr == k.daddr && e.dport == k.dport
+            } else {
+                e.vaddr == k.daddr && e.vport == k.dport
+            }
+        })
     }
     pub fn lookup_template(&self, k: &TemplateKey) -> Option<EntryId> {
         self.templates.get(k).copied()

@@ -995,3 +995,54 @@ fn s8_cache_bypass_entry_uses_the_input_state_table() {
     // CLOSE_WAIT: 60 s after the FIN the entry is gone; an ACK without an entry goes to the host.
     expect(d.process(t(62.0), &marked(ack(c, dst))), Local, None, None);
 }
+
+/// `ip_vs_conn.c: ip_vs_conn_out_get()` matches a reply against the real server's address and
+/// port only for NAT entries; for DR/TUN entries it compares the reply's source with the
+/// virtual address and port. A packet from the DR real server's own address is not a reply of
+/// the entry: it continues as normal traffic and does not clear `IP_VS_CONN_F_NOOUTPUT`
+/// (so the client's FIN still gives FIN_WAIT, 120 s, from the INPUT_ONLY table).
+#[test]
+fn s2_dr_reply_is_matched_on_the_virtual_address() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
+    let c = "198.51.100.7:1000";
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+    let synack = TcpFlags::from_letters("SA").unwrap();
+    let mut from_rs = Packet::tcp(sa("10.0.0.1:80"), sa(c), synack);
+    from_rs.dir = Dir::Out;
+    expect(d.process(t(0.1), &from_rs), Local, None, None);
+    expect(
+        d.process(t(1.0), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    let fin = Packet::tcp(sa(c), sa(VIP), TcpFlags::from_letters("FA").unwrap());
+    expect(
+        d.process(t(2.0), &fin),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    // FIN_WAIT (120 s), not CLOSE_WAIT (60 s): still there at 63 s.
+    expect(
+        d.process(t(63.0), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    // A reply sourced from the VIP (real server routed through the director) is the entry's.
+    let mut from_vip = Packet::tcp(sa(VIP), sa(c), TcpFlags::ACK);
+    from_vip.dir = Dir::Out;
+    expect(
+        d.process(t(64.0), &from_vip),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+}
