@@ -135,6 +135,7 @@ impl Director {
         validate_service(c)?;
         let mut sched = new_scheduler(&c.scheduler)
             .ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
+        sched.set_svc_af(c.key.af());
         sched.init(&[], c.sched_flags);
         match c.key.port() {
             FTPPORT => self.ftp_svcs += 1,
@@ -169,6 +170,7 @@ impl Director {
         let svc = self.services.get_mut(&c.key).expect("checked");
         if svc.sched.name() != c.scheduler {
             svc.sched = new_sched;
+            svc.sched.set_svc_af(c.key.af());
             svc.sched.init(&views, c.sched_flags);
         } else if svc.conf.sched_flags != c.sched_flags {
             svc.sched.flags_changed(c.sched_flags);

@@ -1046,3 +1046,42 @@ fn s2_dr_reply_is_matched_on_the_virtual_address() {
         Some(Conn),
     );
 }
+
+/// `ip_vs_mh.c: ip_vs_mh_permutate()` hashes each real server with
+/// `ip_vs_mh_hashkey(svc->af, &dest->addr, ...)`: the address is folded by the *service's*
+/// family. An IPv6 tunnel real server of an IPv4 service folds to `addr->ip` (its first 32
+/// bits), so it lands in exactly the slots of the IPv4 server with that address.
+#[test]
+fn s9_2_mh_ipv6_server_of_ipv4_service_folds_to_first_word() {
+    let tun = |addr: &str| dest_conf(addr, 1, FwdMethod::Tunnel);
+    let k6 = tcp_key("192.0.2.10:80"); // IPv4 service with an IPv6 tunnel server
+    let k4 = tcp_key("192.0.2.11:80"); // its twin with the IPv4 server 32.1.13.184
+                                       // 32.1.13.184 = 0x20010db8, the first word of 2001:db8:1:2::1.
+    let mut d = director(&[
+        svc(k6, "mh", None, None),
+        add_dest(k6, "10.0.0.2:80", 1),
+        IpvsCmd::AddDest {
+            svc: k6,
+            dest: tun("[2001:db8:1:2::1]:80"),
+        },
+        svc(k4, "mh", None, None),
+        add_dest(k4, "10.0.0.2:80", 1),
+        IpvsCmd::AddDest {
+            svc: k4,
+            dest: tun("32.1.13.184:80"),
+        },
+    ]);
+    let mut to_v6 = 0;
+    for i in 1..=64 {
+        let c = format!("203.0.113.{i}:1000");
+        let a = d.process(t(0.0), &syn(&c, "192.0.2.10:80")).dest.unwrap();
+        let b = d.process(t(0.0), &syn(&c, "192.0.2.11:80")).dest.unwrap();
+        assert_eq!(
+            a.is_ipv6(),
+            b.ip() == ip("32.1.13.184"),
+            "client {c}: {a} vs {b}"
+        );
+        to_v6 += a.is_ipv6() as u32;
+    }
+    assert!(to_v6 > 0 && to_v6 < 64);
+}
