@@ -867,7 +867,14 @@ impl Director {
             vaddr: pkt.dst.ip(),
             vport: pkt.dst.port(),
         };
-        let mut cp = self.table.lookup_in(&key);
+        // `__ip_vs_conn_in_get()` requires `(!p->cport) ^ (!(cp->flags & NO_CPORT))`: a packet
+        // from client port 0 never finds an entry (only NO_CPORT entries, which the model does
+        // not create, match a zero port), so each such packet is scheduled anew.
+        let mut cp = if key.cport == 0 {
+            None
+        } else {
+            self.table.lookup_in(&key)
+        };
 
         // §2 step 5: a new connection on an existing entry may be rescheduled.
         if let Some(id) = cp {

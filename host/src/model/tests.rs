@@ -1085,3 +1085,47 @@ fn s9_2_mh_ipv6_server_of_ipv4_service_folds_to_first_word() {
     }
     assert!(to_v6 > 0 && to_v6 < 64);
 }
+
+/// `ip_vs_conn.c: __ip_vs_conn_in_get()` matches only if `(!p->cport) ^ (!(cp->flags &
+/// IP_VS_CONN_F_NO_CPORT))`: a packet from client port 0 never finds its entry (entries made by
+/// the packet path have no NO_CPORT flag). Every UDP datagram from port 0 is scheduled anew
+/// (rr advances, a new entry each time); a TCP ACK from port 0 goes to the host.
+#[test]
+fn s7_1_client_port_zero_never_matches_an_entry() {
+    let k = udp_key("192.0.2.10:53");
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        add_dest(k, "10.0.0.1:53", 1),
+        add_dest(k, "10.0.0.2:53", 1),
+    ]);
+    let c = "198.51.100.7:0";
+    let vip = "192.0.2.10:53";
+    expect(
+        d.process(t(0.0), &udp(c, vip)),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(1.0), &udp(c, vip)),
+        Forward,
+        Some("10.0.0.1:53"),
+        Some(Scheduler),
+    );
+    assert_eq!(d.conn_count(), 2);
+    assert_eq!(
+        d.dest_counters(&k, sa("10.0.0.2:53")),
+        Some((0, 1, 0, false))
+    );
+
+    let k = tcp_key(VIP);
+    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
+    let c = "198.51.100.7:0";
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+    expect(d.process(t(1.0), &ack(c, VIP)), Local, None, None);
+}
