@@ -343,7 +343,15 @@ impl Table {
             caddr: k.caddr,
             cport: k.cport,
         };
-        self.chain_find(&ck, |e| e.daddr == k.daddr && e.dport == k.dport)
+        // `ip_vs_conn_out_get()`: a NAT entry's replies come from the real server; any other
+        // entry's (DR, TUN, bypass) from the virtual address and port.
+        self.chain_find(&ck, |e| {
+            if e.fwd == FwdMethod::Masq {
+                e.daddr == k.daddr && e.dport == k.dport
+            } else {
+                e.vaddr == k.daddr && e.vport == k.dport
+            }
+        })
     }
     pub fn lookup_template(&self, k: &TemplateKey) -> Option<EntryId> {
         self.templates.get(k).copied()
@@ -381,9 +389,9 @@ impl Table {
         let id = EntryId(idx);
         // At most one hashed connection per `ConnKey` (a new one is only created when the
         // lookup found none, or after unhashing the one it found); `Director::set_offloaded_entry`
-        // relies on it.
+        // relies on it. Exception: client port 0, which the packet path never looks up.
         debug_assert!(
-            !e.hashed || e.template || self.lookup_in(&e.conn_key()).is_none(),
+            !e.hashed || e.template || e.cport == 0 || self.lookup_in(&e.conn_key()).is_none(),
             "a second hashed connection entry for {:?}",
             e.conn_key()
         );

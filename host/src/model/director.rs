@@ -135,6 +135,7 @@ impl Director {
         validate_service(c)?;
         let mut sched = new_scheduler(&c.scheduler)
             .ok_or_else(|| ModelError::SchedulerNotFound(c.scheduler.clone()))?;
+        sched.set_svc_af(c.key.af());
         sched.init(&[], c.sched_flags);
         match c.key.port() {
             FTPPORT => self.ftp_svcs += 1,
@@ -169,6 +170,7 @@ impl Director {
         let svc = self.services.get_mut(&c.key).expect("checked");
         if svc.sched.name() != c.scheduler {
             svc.sched = new_sched;
+            svc.sched.set_svc_af(c.key.af());
             svc.sched.init(&views, c.sched_flags);
         } else if svc.conf.sched_flags != c.sched_flags {
             svc.sched.flags_changed(c.sched_flags);
@@ -865,7 +867,14 @@ impl Director {
             vaddr: pkt.dst.ip(),
             vport: pkt.dst.port(),
         };
-        let mut cp = self.table.lookup_in(&key);
+        // `__ip_vs_conn_in_get()` requires `(!p->cport) ^ (!(cp->flags & NO_CPORT))`: a packet
+        // from client port 0 never finds an entry (only NO_CPORT entries, which the model does
+        // not create, match a zero port), so each such packet is scheduled anew.
+        let mut cp = if key.cport == 0 {
+            None
+        } else {
+            self.table.lookup_in(&key)
+        };
 
         // §2 step 5: a new connection on an existing entry may be rescheduled.
         if let Some(id) = cp {
@@ -1304,9 +1313,10 @@ impl Director {
         if self.sysctl.cache_bypass && matches!(k, ServiceKey::Fwmark { .. }) {
             // A BYPASS entry forwards this and later packets to the original destination.
             // (The kernel requires a non-local unicast destination; the model cannot know which
-            // addresses are local and assumes a transparent setup.)
+            // addresses are local and assumes a transparent setup.) It has no dest, so
+            // `ip_vs_bind_dest()` gives it no conn_flags: no NOOUTPUT, the INPUT state table.
             let e = Entry {
-                no_output: true,
+                no_output: false,
                 one_packet: svc.ops && pkt.proto == Proto::Udp,
                 bypass: true,
                 fwmark: mark,

@@ -953,3 +953,179 @@ fn offloaded_connection_replaced_on_reuse_is_not_kept_alive_by_the_cache() {
     d.advance_with(t(3.5), &mut |_| Some(t(3.0)));
     assert_eq!(d.conn_count(), 1, "only the new connection is left");
 }
+
+/// `ip_vs_core.c: ip_vs_leave()` creates the cache-bypass entry with `ip_vs_conn_new(...,
+/// IP_VS_CONN_F_BYPASS | flags, NULL, ...)`: with no dest, `ip_vs_bind_dest()` returns before
+/// copying the dest's conn_flags, so the entry has no `IP_VS_CONN_F_NOOUTPUT` and
+/// `set_tcp_state()` uses the INPUT table. A client FIN in ESTABLISHED therefore gives
+/// CLOSE_WAIT (60 s), not the INPUT_ONLY FIN_WAIT (120 s).
+#[test]
+fn s8_cache_bypass_entry_uses_the_input_state_table() {
+    let k = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 1,
+    };
+    let mut d = director(&[svc(k, "rr", None, None)]);
+    d.sysctl_mut().set("cache_bypass", "1").unwrap();
+    let c = "198.51.100.7:1000";
+    let dst = "203.0.113.80:80";
+    let marked = |mut p: Packet| {
+        p.mark = Some(1);
+        p
+    };
+    expect(
+        d.process(t(0.0), &marked(syn(c, dst))),
+        Forward,
+        Some(dst),
+        None,
+    );
+    expect(
+        d.process(t(1.0), &marked(ack(c, dst))),
+        Forward,
+        Some(dst),
+        Some(Conn),
+    );
+    let fin = Packet::tcp(sa(c), sa(dst), TcpFlags::from_letters("FA").unwrap());
+    expect(
+        d.process(t(2.0), &marked(fin)),
+        Forward,
+        Some(dst),
+        Some(Conn),
+    );
+    // CLOSE_WAIT: 60 s after the FIN the entry is gone; an ACK without an entry goes to the host.
+    expect(d.process(t(62.0), &marked(ack(c, dst))), Local, None, None);
+}
+
+/// `ip_vs_conn.c: ip_vs_conn_out_get()` matches a reply against the real server's address and
+/// port only for NAT entries; for DR/TUN entries it compares the reply's source with the
+/// virtual address and port. A packet from the DR real server's own address is not a reply of
+/// the entry: it continues as normal traffic and does not clear `IP_VS_CONN_F_NOOUTPUT`
+/// (so the client's FIN still gives FIN_WAIT, 120 s, from the INPUT_ONLY table).
+#[test]
+fn s2_dr_reply_is_matched_on_the_virtual_address() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
+    let c = "198.51.100.7:1000";
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+    let synack = TcpFlags::from_letters("SA").unwrap();
+    let mut from_rs = Packet::tcp(sa("10.0.0.1:80"), sa(c), synack);
+    from_rs.dir = Dir::Out;
+    expect(d.process(t(0.1), &from_rs), Local, None, None);
+    expect(
+        d.process(t(1.0), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    let fin = Packet::tcp(sa(c), sa(VIP), TcpFlags::from_letters("FA").unwrap());
+    expect(
+        d.process(t(2.0), &fin),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    // FIN_WAIT (120 s), not CLOSE_WAIT (60 s): still there at 63 s.
+    expect(
+        d.process(t(63.0), &ack(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    // A reply sourced from the VIP (real server routed through the director) is the entry's.
+    let mut from_vip = Packet::tcp(sa(VIP), sa(c), TcpFlags::ACK);
+    from_vip.dir = Dir::Out;
+    expect(
+        d.process(t(64.0), &from_vip),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+}
+
+/// `ip_vs_mh.c: ip_vs_mh_permutate()` hashes each real server with
+/// `ip_vs_mh_hashkey(svc->af, &dest->addr, ...)`: the address is folded by the *service's*
+/// family. An IPv6 tunnel real server of an IPv4 service folds to `addr->ip` (its first 32
+/// bits), so it lands in exactly the slots of the IPv4 server with that address.
+#[test]
+fn s9_2_mh_ipv6_server_of_ipv4_service_folds_to_first_word() {
+    let tun = |addr: &str| dest_conf(addr, 1, FwdMethod::Tunnel);
+    let k6 = tcp_key("192.0.2.10:80"); // IPv4 service with an IPv6 tunnel server
+    let k4 = tcp_key("192.0.2.11:80"); // its twin with the IPv4 server 32.1.13.184
+                                       // 32.1.13.184 = 0x20010db8, the first word of 2001:db8:1:2::1.
+    let mut d = director(&[
+        svc(k6, "mh", None, None),
+        add_dest(k6, "10.0.0.2:80", 1),
+        IpvsCmd::AddDest {
+            svc: k6,
+            dest: tun("[2001:db8:1:2::1]:80"),
+        },
+        svc(k4, "mh", None, None),
+        add_dest(k4, "10.0.0.2:80", 1),
+        IpvsCmd::AddDest {
+            svc: k4,
+            dest: tun("32.1.13.184:80"),
+        },
+    ]);
+    let mut to_v6 = 0;
+    for i in 1..=64 {
+        let c = format!("203.0.113.{i}:1000");
+        let a = d.process(t(0.0), &syn(&c, "192.0.2.10:80")).dest.unwrap();
+        let b = d.process(t(0.0), &syn(&c, "192.0.2.11:80")).dest.unwrap();
+        assert_eq!(
+            a.is_ipv6(),
+            b.ip() == ip("32.1.13.184"),
+            "client {c}: {a} vs {b}"
+        );
+        to_v6 += a.is_ipv6() as u32;
+    }
+    assert!(to_v6 > 0 && to_v6 < 64);
+}
+
+/// `ip_vs_conn.c: __ip_vs_conn_in_get()` matches only if `(!p->cport) ^ (!(cp->flags &
+/// IP_VS_CONN_F_NO_CPORT))`: a packet from client port 0 never finds its entry (entries made by
+/// the packet path have no NO_CPORT flag). Every UDP datagram from port 0 is scheduled anew
+/// (rr advances, a new entry each time); a TCP ACK from port 0 goes to the host.
+#[test]
+fn s7_1_client_port_zero_never_matches_an_entry() {
+    let k = udp_key("192.0.2.10:53");
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        add_dest(k, "10.0.0.1:53", 1),
+        add_dest(k, "10.0.0.2:53", 1),
+    ]);
+    let c = "198.51.100.7:0";
+    let vip = "192.0.2.10:53";
+    expect(
+        d.process(t(0.0), &udp(c, vip)),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(1.0), &udp(c, vip)),
+        Forward,
+        Some("10.0.0.1:53"),
+        Some(Scheduler),
+    );
+    assert_eq!(d.conn_count(), 2);
+    assert_eq!(
+        d.dest_counters(&k, sa("10.0.0.2:53")),
+        Some((0, 1, 0, false))
+    );
+
+    let k = tcp_key(VIP);
+    let mut d = director(&[svc(k, "rr", None, None), add_dest(k, "10.0.0.1:80", 1)]);
+    let c = "198.51.100.7:0";
+    expect(
+        d.process(t(0.0), &syn(c, VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+    expect(d.process(t(1.0), &ack(c, VIP)), Local, None, None);
+}

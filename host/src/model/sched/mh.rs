@@ -20,7 +20,7 @@
 
 use super::hash::{addr_fold, hsiphash_u32, is_unavailable, HsipKey, Slot};
 use super::{DestChange, DestId, DestView, Packet, Scheduler};
-use crate::model::types::svc_flags;
+use crate::model::types::{svc_flags, Af};
 use std::net::IpAddr;
 
 /// `primes[]` of ip_vs_mh.c.
@@ -43,9 +43,18 @@ pub fn mh_hashkey(fold: u32, port: u16, key: HsipKey, offset: u32) -> u32 {
     hsiphash_u32(offset.wrapping_add(port as u32).wrapping_add(fold), key)
 }
 
+/// A real server's folded address as `ip_vs_mh_permutate()` computes it: by the *service's*
+/// family (`ip_vs_mh_hashkey(svc->af, &dest->addr, ...)`). An IPv6 tunnel server of an IPv4
+/// service folds to `addr->ip`, its first 32 bits, not the XOR of its four words.
 #[inline]
-fn hk_addr(addr: &IpAddr, port: u16, key: HsipKey, offset: u32) -> u32 {
-    mh_hashkey(addr_fold(addr), port, key, offset)
+fn dest_fold(svc_af: Option<Af>, addr: &IpAddr) -> u32 {
+    match (svc_af, addr) {
+        (Some(Af::Inet), IpAddr::V6(a)) => {
+            let o = a.octets();
+            u32::from_be_bytes([o[0], o[1], o[2], o[3]])
+        }
+        _ => addr_fold(addr),
+    }
 }
 
 fn gcd(mut a: i32, mut b: i32) -> i32 {
@@ -91,6 +100,8 @@ pub struct Mh {
     flags: u32,
     gcd: i32,
     rshift: i32,
+    /// The service's family (`None` until told: fold by the server's own family).
+    svc_af: Option<Af>,
 }
 
 impl Default for Mh {
@@ -100,6 +111,7 @@ impl Default for Mh {
             flags: 0,
             gcd: 0,
             rshift: 0,
+            svc_af: None,
         }
     }
 }
@@ -121,8 +133,9 @@ impl Mh {
         let mut ds: Vec<(u32, u32, i32)> = dests
             .iter()
             .map(|d| {
-                let offset = hk_addr(&d.addr, d.port, MH_KEY1, 0) % n_tab;
-                let skip = hk_addr(&d.addr, d.port, MH_KEY2, 0) % (n_tab - 1) + 1;
+                let fold = dest_fold(self.svc_af, &d.addr);
+                let offset = mh_hashkey(fold, d.port, MH_KEY1, 0) % n_tab;
+                let skip = mh_hashkey(fold, d.port, MH_KEY2, 0) % (n_tab - 1) + 1;
                 let lw = d.last_weight;
                 let t = (lw / self.gcd) >> self.rshift;
                 let turns = if t != 0 { t } else { (lw != 0) as i32 };
@@ -197,6 +210,10 @@ impl Scheduler for Mh {
 
     fn flags_changed(&mut self, sched_flags: u32) {
         self.flags = sched_flags;
+    }
+
+    fn set_svc_af(&mut self, af: Af) {
+        self.svc_af = Some(af);
     }
 
     fn schedule(&mut self, dests: &[DestView], pkt: &Packet) -> Option<DestId> {

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::types::Packet;
+use super::types::{Af, Packet};
 
 pub mod dh;
 pub mod fo;
@@ -81,6 +81,11 @@ pub trait Scheduler: std::fmt::Debug + Send {
     fn init(&mut self, dests: &[DestView], sched_flags: u32);
     /// `add_dest` / `del_dest` / `upd_dest`; `dests` is the list after the change.
     fn dest_changed(&mut self, dests: &[DestView], change: DestChange);
+    /// The service's address family (`svc->af`), told before `init`. Only mh needs it: it
+    /// folds real-server addresses by the service's family, not the server's.
+    fn set_svc_af(&mut self, af: Af) {
+        let _ = af;
+    }
     /// The service's flags were edited with the same scheduler (kept state, new flags).
     fn flags_changed(&mut self, sched_flags: u32) {
         let _ = sched_flags;
