@@ -172,7 +172,7 @@ pub fn syn_miss(v: &EntryView, sys: &Sysctls) -> bool {
                 || v.state == proto::TCP_CLOSE
                 || (sys.conn_reuse_mode & 2 != 0
                     && v.state == proto::TCP_FIN_WAIT
-                    && v.fwd.no_output())
+                    && v.no_output)
         }
         Some(Proto::Sctp) => v.state == proto::SCTP_CLOSED,
         _ => false,
@@ -181,8 +181,10 @@ pub fn syn_miss(v: &EntryView, sys: &Sysctls) -> bool {
 
 /// `ev_next`: an ACK-only segment (TCP) or a DATA chunk (SCTP) would change the state, so the
 /// next hit must be reported. The doc's list, plus anything the model's state tables say.
-pub fn ev_next(proto_num: u8, state: u8, fwd: FwdMethod) -> bool {
-    let dir = if fwd.no_output() {
+/// `no_output`: the entry's NOOUTPUT flag (the INPUT_ONLY table until a DR/TUN entry sees a
+/// reply), not its forwarding method's.
+pub fn ev_next(proto_num: u8, state: u8, no_output: bool) -> bool {
+    let dir = if no_output {
         StateDir::InputOnly
     } else {
         StateDir::Input
@@ -230,7 +232,7 @@ pub fn conn_entry(v: &EntryView, sys: &Sysctls, dest_gen: u8, now: Time) -> Opti
         controlled: v.controlled,
         ops: false,
         syn_miss: syn_miss(v, sys),
-        ev_next: ev_next(v.key.proto, v.state, v.fwd),
+        ev_next: ev_next(v.key.proto, v.state, v.no_output),
         state: v.state,
         dest: dest.0 as u8,
         dest_gen,
@@ -421,13 +423,13 @@ impl LearnRegs {
             tcp: (
                 t(Proto::Tcp, tcp_state),
                 tcp_state,
-                ev_next(6, tcp_state, FwdMethod::Route),
+                ev_next(6, tcp_state, true),
             ),
             udp: ((udp as u32).saturating_mul(1000), 0, false),
             sctp: (
                 t(Proto::Sctp, sctp_state),
                 sctp_state,
-                ev_next(132, sctp_state, FwdMethod::Route),
+                ev_next(132, sctp_state, true),
             ),
         }
     }
@@ -1581,13 +1583,65 @@ pub(crate) mod tests {
             proto::TCP_LAST_ACK,
             proto::TCP_SYNACK,
         ] {
-            assert!(ev_next(6, s, FwdMethod::Masq), "{s}");
+            assert!(ev_next(6, s, false), "{s}");
         }
-        assert!(!ev_next(6, proto::TCP_ESTABLISHED, FwdMethod::Route));
-        assert!(!ev_next(6, proto::TCP_TIME_WAIT, FwdMethod::Route));
-        assert!(ev_next(132, proto::SCTP_NONE, FwdMethod::Route));
-        assert!(ev_next(132, proto::SCTP_COOKIE_WAIT, FwdMethod::Route));
-        assert!(!ev_next(17, 0, FwdMethod::Route));
+        assert!(!ev_next(6, proto::TCP_ESTABLISHED, true));
+        assert!(!ev_next(6, proto::TCP_TIME_WAIT, true));
+        assert!(ev_next(132, proto::SCTP_NONE, true));
+        assert!(ev_next(132, proto::SCTP_COOKIE_WAIT, true));
+        assert!(!ev_next(17, 0, true));
+    }
+
+    /// `is_new_conn_expected()` looks at the entry's NOOUTPUT flag: a DR conn in FIN_WAIT that
+    /// has seen a reply (from the VIP) is not reusable under `conn_reuse_mode & 2`, one that
+    /// has not is — the card's `syn_miss` must follow the entry, not the forwarding method.
+    #[test]
+    fn syn_miss_follows_the_entrys_nooutput_flag() {
+        let mut d = director(None);
+        let mut sys = d.sysctl().clone();
+        sys.set("conn_reuse_mode", "3").unwrap();
+        let vip = sa("192.0.2.10:80");
+        let fin_ack = TcpFlags {
+            fin: true,
+            ..TcpFlags::ACK
+        };
+        let (quiet, replied) = (sa("198.51.100.7:1000"), sa("198.51.100.7:1001"));
+        let t0 = Time::from_millis(1000);
+        let out = |c: SocketAddr, flags| {
+            // The DR real server answers from the VIP: the entry leaves NOOUTPUT.
+            let mut p = Packet::tcp(vip, c, flags);
+            p.dir = crate::model::Dir::Out;
+            p
+        };
+        // Both reach FIN_WAIT: the quiet one by the client's FIN (INPUT_ONLY table), the
+        // other by the server's (OUTPUT table).
+        let trace = [
+            Packet::tcp(quiet, vip, TcpFlags::SYN),
+            Packet::tcp(quiet, vip, TcpFlags::ACK),
+            Packet::tcp(quiet, vip, fin_ack),
+            Packet::tcp(replied, vip, TcpFlags::SYN),
+            out(replied, TcpFlags::ACK),
+            out(replied, fin_ack),
+        ];
+        for p in &trace {
+            assert_eq!(d.process(t0, p).verdict, crate::model::Verdict::Forward);
+        }
+        let views: Vec<EntryView> = d
+            .take_changes()
+            .into_iter()
+            .filter_map(|c| match c {
+                EntryChange::Upsert(v) => Some(v),
+                EntryChange::Removed(_) => None,
+            })
+            .collect();
+        let view = |c: SocketAddr| views.iter().find(|v| v.key.client == c).unwrap();
+        let (q, r) = (view(quiet), view(replied));
+        assert_eq!((q.state, r.state), (proto::TCP_FIN_WAIT, proto::TCP_FIN_WAIT));
+        assert_eq!((q.no_output, r.no_output), (true, false));
+        assert!(syn_miss(q, &sys));
+        assert!(!syn_miss(r, &sys));
+        assert!(conn_entry(q, &sys, 0, t0).unwrap().syn_miss);
+        assert!(!conn_entry(r, &sys, 0, t0).unwrap().syn_miss);
     }
 
     #[test]

@@ -1370,6 +1370,7 @@ fn entry_view(t: &Table, id: EntryId) -> EntryView {
         dest: e.dest,
         daddr: SocketAddr::new(e.daddr, e.dport),
         fwd: e.fwd,
+        no_output: e.no_output,
         state: e.state,
         timeout: e.timeout,
         deadline: e.deadline,
@@ -1501,6 +1502,9 @@ pub struct EntryView {
     /// Where the connection forwards to (templates: the real server, port per §5.4).
     pub daddr: SocketAddr,
     pub fwd: FwdMethod,
+    /// `IP_VS_CONN_F_NOOUTPUT`: a DR/TUN entry that has seen no reply yet (its TCP state
+    /// moves by the INPUT_ONLY table; once a reply is seen, by the INPUT table).
+    pub no_output: bool,
     /// Protocol state (kernel numbering, see `model::proto`); 0 for templates.
     pub state: u8,
     pub timeout: Duration,
