@@ -55,6 +55,7 @@ scenarios!(
     sched_mh,
     edge_cases,
     quiesce,
+    client_port_zero,
 );
 
 #[test]

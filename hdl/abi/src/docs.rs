@@ -200,7 +200,9 @@ pub fn registers_markdown() -> String {
 
     s.push_str(
         "### Per-packet decisions the layouts encode (reference for RTL and model)\n\n\
-         1. Parse; not IPv4/IPv6 + TCP/UDP/SCTP with ports (fragments included) -> miss `Unparsed`.\n\
+         1. Parse; not IPv4/IPv6 + TCP/UDP/SCTP with ports (fragments included) -> miss `Unparsed`. \
+         Client (source) port 0 -> miss `HostOnly` (`__ip_vs_conn_in_get()` never matches it to an entry the \
+         packet path made: the host schedules every such packet).\n\
          2. Fwmark rules: every valid matching rule in index order, `mark = (mark & ~mask) ^ value`.\n\
          3. Conn lookup (key from the packet, both hash choices + stash). On a hit with `now - last_refresh < timeout`: \
          dest `gen != dest_gen` -> miss `DestInvalid`; dest `!conn_ok` -> drop without refresh if `conn_drop`, else \

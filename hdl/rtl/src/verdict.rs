@@ -482,6 +482,10 @@ impl Logic for Verdict {
             self.n_reason.next = self.r_unparsed.val();
         } else if !self.enable.val() {
             self.n_reason.next = self.r_host_only.val();
+        } else if self.cport.val() == 0 {
+            // `__ip_vs_conn_in_get()`: client port 0 matches no entry the packet path made;
+            // the host schedules every such packet
+            self.n_reason.next = self.r_host_only.val();
         } else if self.c_hit.val() {
             // step 3: conn hit
             if !self.c_live.val() {
@@ -705,7 +709,7 @@ mod tests {
         if !i.parsed {
             return miss(Unparsed);
         }
-        if !i.enable {
+        if !i.enable || i.cport == 0 {
             return miss(HostOnly);
         }
         if i.c_hit {
@@ -829,7 +833,8 @@ mod tests {
             enable: r.b(95),
             proto: r.pick(&[6, 17, 132, 6]),
             l4: r.pick(&[0x02, 0x10, 0x12, 0x11, 0x04, 0x06, 0x01, 0x00, 0x0a, 0x03]),
-            cport: r.pick(&[20, 1234, 40000, 5555]),
+            // client port 0 (always to the host) in one packet of ten
+            cport: r.pick(&[20, 1234, 40000, 5555, 20, 1234, 40000, 5555, 1234, 0]),
             vport: r.pick(&[20, 80, 2000, 443, 1024]),
             now,
             learn_en: r.b(85),
@@ -929,7 +934,7 @@ mod tests {
         let mut r = Rng(0x9e37_79b9_7f4a_7c15);
         let mut pending: Option<(In, Out, u32)> = None;
         let mut kinds = [0usize; 3];
-        for id in 0..3000u32 {
+        for id in 0..4000u32 {
             let i = random_in(&mut r);
             let e = reference(&i);
             drive(&mut u, &i, id);

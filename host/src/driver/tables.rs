@@ -170,9 +170,7 @@ pub fn syn_miss(v: &EntryView, sys: &Sysctls) -> bool {
         Some(Proto::Tcp) => {
             v.state == proto::TCP_TIME_WAIT
                 || v.state == proto::TCP_CLOSE
-                || (sys.conn_reuse_mode & 2 != 0
-                    && v.state == proto::TCP_FIN_WAIT
-                    && v.no_output)
+                || (sys.conn_reuse_mode & 2 != 0 && v.state == proto::TCP_FIN_WAIT && v.no_output)
         }
         Some(Proto::Sctp) => v.state == proto::SCTP_CLOSED,
         _ => false,
@@ -223,7 +221,9 @@ fn last_refresh(v: &EntryView, now: Time) -> u32 {
 /// The conn entry the card should hold for a model conn (`None`: not cacheable).
 pub fn conn_entry(v: &EntryView, sys: &Sysctls, dest_gen: u8, now: Time) -> Option<ConnEntry> {
     let dest = v.dest?;
-    if v.key.template || !is_l4(v.key.proto) || dest.0 as usize >= DESTS {
+    // Client port 0: the card sends every such packet to the host (no lookup finds the entry).
+    if v.key.template || !is_l4(v.key.proto) || dest.0 as usize >= DESTS || v.key.client.port() == 0
+    {
         return None;
     }
     Some(ConnEntry {
@@ -1636,7 +1636,10 @@ pub(crate) mod tests {
             .collect();
         let view = |c: SocketAddr| views.iter().find(|v| v.key.client == c).unwrap();
         let (q, r) = (view(quiet), view(replied));
-        assert_eq!((q.state, r.state), (proto::TCP_FIN_WAIT, proto::TCP_FIN_WAIT));
+        assert_eq!(
+            (q.state, r.state),
+            (proto::TCP_FIN_WAIT, proto::TCP_FIN_WAIT)
+        );
         assert_eq!((q.no_output, r.no_output), (true, false));
         assert!(syn_miss(q, &sys));
         assert!(!syn_miss(r, &sys));
