@@ -16,7 +16,8 @@
 //! 4. miss records handled per second by the host on one core: real miss records captured from
 //!    the card's ring, then only the host handler timed (decode → `Director::process` → journal
 //!    mirror → command planning/encoding), with a mirror per record (`Card::handle`) and with
-//!    one mirror per drain (`Card::drain`);
+//!    one mirror per drain (`Card::drain`, in steady state, for all the records and for the
+//!    first 2,000: the figure depends on whether the tables fit in the CPU's caches);
 //! 5. miss-to-install time: simulated cycles from the miss record's DMA write to the host seeing
 //!    the install command done, and host microseconds from reading the record to ringing the
 //!    install's doorbell (simulation time inside register accesses subtracted).
@@ -819,53 +820,75 @@ fn host_misses() {
         );
     }
     // (b) mirror once per drain (as Card::drain: the records are all of one tick), phases timed
-    // separately
-    for batch in [64usize, 1024] {
-        let mut best = [Duration::MAX; 4];
-        for _ in 0..reps {
-            let (mut d, mut tables) = fresh();
-            let mut plan = Plan::default();
-            let mut decided: FastMap<u32, Decision> = FastMap::default();
-            let mut ph = [Duration::ZERO; 4];
-            let mut dec_recs = Vec::with_capacity(batch);
-            for chunk in recs.chunks(batch) {
-                let t0 = Instant::now();
-                dec_recs.clear();
-                for w in chunk {
+    // separately. Steady state: the model and the shadow have held these entries before (all
+    // expired since), so no allocation grows and no page is touched for the first time in the
+    // timed pass. Two working sets: all the records (tables far larger than the CPU's L2), and
+    // the first 2,000 (tables that fit in it) — the path is bound by memory latency.
+    let small = recs.len().min(2_000);
+    for (set, recs) in [("all", &recs[..]), ("2k", &recs[..small])] {
+        for batch in [64usize, 1024] {
+            let mut best = [Duration::MAX; 4];
+            let reps = if recs.len() < 5_000 { 5 * reps } else { reps };
+            for _ in 0..reps {
+                let (mut d, mut tables) = fresh();
+                let mut plan = Plan::default();
+                let mut decided: FastMap<u32, Decision> = FastMap::default();
+                let mut ph = [Duration::ZERO; 4];
+                let mut dec_recs = Vec::with_capacity(batch);
+                // Warm up: every record once, then let every entry expire (and mirror that).
+                let shift = 2_000_000u64;
+                for w in recs {
                     if let Record::Miss(m) = Record::decode(w).unwrap().0 {
-                        dec_recs.push(m);
+                        let now = Time::from_millis(m.tick as u64);
+                        d.process(now, &card::packet_of(&m.key, m.l4_info));
                     }
                 }
-                let t1 = Instant::now();
-                let mut now = Time::ZERO;
-                for m in &dec_recs {
-                    now = Time::from_millis(m.tick as u64);
-                    let p = card::packet_of(&m.key, m.l4_info);
-                    decided.insert(m.pkt_id, d.process(now, &p));
-                }
-                let t2 = Instant::now();
-                tables.mirror_journal(&mut d, now, &mut plan).unwrap();
-                let t3 = Instant::now();
+                let end = Time::from_millis(shift);
+                tables.mirror_journal(&mut d, end, &mut plan).unwrap();
+                d.advance(end);
+                tables.mirror_journal(&mut d, end, &mut plan).unwrap();
+                assert_eq!(d.conn_count() + d.template_count(), 0);
                 plan.words.clear();
-                decided.clear();
-                ph[0] += t1 - t0;
-                ph[1] += t2 - t1;
-                ph[2] += t3 - t2;
-                ph[3] += t3 - t0;
+                for chunk in recs.chunks(batch) {
+                    let t0 = Instant::now();
+                    dec_recs.clear();
+                    for w in chunk {
+                        if let Record::Miss(m) = Record::decode(w).unwrap().0 {
+                            dec_recs.push(m);
+                        }
+                    }
+                    let t1 = Instant::now();
+                    let mut now = Time::ZERO;
+                    for m in &dec_recs {
+                        now = Time::from_millis(m.tick as u64 + shift);
+                        let p = card::packet_of(&m.key, m.l4_info);
+                        decided.insert(m.pkt_id, d.process(now, &p));
+                    }
+                    let t2 = Instant::now();
+                    tables.mirror_journal(&mut d, now, &mut plan).unwrap();
+                    let t3 = Instant::now();
+                    plan.words.clear();
+                    decided.clear();
+                    ph[0] += t1 - t0;
+                    ph[1] += t2 - t1;
+                    ph[2] += t3 - t2;
+                    ph[3] += t3 - t0;
+                }
+                if ph[3] < best[3] {
+                    best = ph;
+                }
             }
-            if ph[3] < best[3] {
-                best = ph;
-            }
+            let ns = |x: Duration| x.as_secs_f64() * 1e9 / recs.len() as f64;
+            println!(
+                "host/miss_records_per_s/batched_mirror/{set}/batch_{batch}: {:.0} records/s on one core ({} records = new templates + conns, steady state; {:.0} ns/record = decode {:.0} + process {:.0} + mirror/plan/encode {:.0}; one mirror per drain of {batch} as Card::drain; best of {reps})",
+                recs.len() as f64 / best[3].as_secs_f64(),
+                recs.len(),
+                ns(best[3]),
+                ns(best[0]),
+                ns(best[1]),
+                ns(best[2])
+            );
         }
-        let ns = |x: Duration| x.as_secs_f64() * 1e9 / recs.len() as f64;
-        println!(
-            "host/miss_records_per_s/batched_mirror/batch_{batch}: {:.0} records/s on one core ({:.0} ns/record = decode {:.0} + process {:.0} + mirror/plan/encode {:.0}; one mirror per drain of {batch} as Card::drain)",
-            recs.len() as f64 / best[3].as_secs_f64(),
-            ns(best[3]),
-            ns(best[0]),
-            ns(best[1]),
-            ns(best[2])
-        );
     }
 }
 
