@@ -61,6 +61,12 @@
 //! While `sweep_en`, one slot every `sweep_interval + 1` clocks (0..capacity, wrapping): read
 //! it; if valid and expired, clear it (write), then present an expire event (`ev_*`) until
 //! `ev_ready`; the engine does nothing else meanwhile, so no reclaim goes unreported.
+//! The sweep reads its slot in a clock without a lookup. So that a stream with no gaps cannot
+//! starve it, every change of `now` (a tick) adds `sweep_rate` visits to a debt (capped at one
+//! lap) and every visit pays one; while in debt and waiting, the sweep raises `sweep_due` for
+//! one clock (again every 64 clocks while still waiting): the card then skips one input clock,
+//! which reaches the table as a free clock. `sweep_pos` / `sweep_laps` are the position and the
+//! completed passes (AGING.POS / LAPS).
 //! Stale-dest-generation reclaim is not implemented (no dest-gen input yet).
 //!
 //! Reset: RAMs power up as zero (FPGA BRAM init; Verilator `--x-initial 0`), stash registers
@@ -131,6 +137,9 @@ pub const ST_FULL: u64 = 6;
 /// | `eng_entry` | out | E | entry read/found/deleted |
 /// | `drain` | in | 8 | see Hazards |
 /// | `sweep_en`, `sweep_interval` | in | 1, 16 | aging sweep enable and pace |
+/// | `sweep_rate` | in | 16 | slots the sweep must visit per tick (`now` change) at least |
+/// | `sweep_due` | out | 1 | one-clock request: give the sweep a clock without a lookup |
+/// | `sweep_pos`, `sweep_laps` | out | 32, 32 | next slot the sweep visits; completed laps |
 /// | `ev_valid`, `ev_ready` | out, in | 1 | expire-event handshake |
 /// | `ev_slot`, `ev_entry` | out | 32, E | reclaimed slot and its entry (cause Aged) |
 #[derive(LogicBlock)]
@@ -171,6 +180,10 @@ pub struct HashTable<const B: usize, const H: usize, const S: usize, const E: us
     pub drain: Signal<In, Bits<8>>,
     pub sweep_en: Signal<In, Bit>,
     pub sweep_interval: Signal<In, Bits<16>>,
+    pub sweep_rate: Signal<In, Bits<16>>,
+    pub sweep_due: Signal<Out, Bit>,
+    pub sweep_pos: Signal<Out, Bits<32>>,
+    pub sweep_laps: Signal<Out, Bits<32>>,
     pub ev_valid: Signal<Out, Bit>,
     pub ev_ready: Signal<In, Bit>,
     pub ev_slot: Signal<Out, Bits<32>>,
@@ -295,6 +308,13 @@ pub struct HashTable<const B: usize, const H: usize, const S: usize, const E: us
     o_ln_done: DFF<Bit>,
     sw_ptr: DFF<Bits<32>>,
     sw_tmr: DFF<Bits<16>>,
+    /// Visits owed (`sweep_rate` per tick, one paid per visit; at most `capacity`).
+    sw_credit: DFF<Bits<32>>,
+    sw_last_now: DFF<Bits<32>>,
+    sw_laps: DFF<Bits<32>>,
+    /// Clocks since the sweep asked for a free clock (it asks again after 64).
+    sw_asked: DFF<Bits<8>>,
+    sw_step: Signal<Local, Bit>,
     // engine combinational
     eng_wr: Signal<Local, Bit>,
     eng_wr_slot: Signal<Local, Bits<32>>,
@@ -369,6 +389,10 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Default
             drain: Default::default(),
             sweep_en: Default::default(),
             sweep_interval: Default::default(),
+            sweep_rate: Default::default(),
+            sweep_due: Default::default(),
+            sweep_pos: Default::default(),
+            sweep_laps: Default::default(),
             ev_valid: Default::default(),
             ev_ready: Default::default(),
             ev_slot: Default::default(),
@@ -479,6 +503,11 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Default
             o_ln_done: Default::default(),
             sw_ptr: Default::default(),
             sw_tmr: Default::default(),
+            sw_credit: Default::default(),
+            sw_last_now: Default::default(),
+            sw_laps: Default::default(),
+            sw_asked: Default::default(),
+            sw_step: Default::default(),
             eng_wr: Default::default(),
             eng_wr_slot: Default::default(),
             eng_wr_data: Default::default(),
@@ -570,7 +599,11 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
             o_cmd_done,
             o_ln_done,
             sw_ptr,
-            sw_tmr
+            sw_tmr,
+            sw_credit,
+            sw_last_now,
+            sw_laps,
+            sw_asked
         );
 
         // ---------------------------------------------------------------- engine outputs
@@ -977,6 +1010,7 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
         self.o_cmd_done.d.next = false;
         self.o_ln_done.d.next = false;
         self.sw_ptr.d.next = self.sw_ptr.q.val();
+        self.sw_laps.d.next = self.sw_laps.q.val();
         self.r_found.d.next = self.r_found.q.val();
         self.r_slot.d.next = self.r_slot.q.val();
         self.r_entry.d.next = self.r_entry.q.val();
@@ -1010,6 +1044,7 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
         }
         self.ln_ready.next = self.state.q.val() == 0;
         self.cmd_ready.next = (self.state.q.val() == 0) && !self.ln_valid.val();
+        self.sw_step.next = false;
         self.ev_valid.next = false;
         if self.state.q.val() == 0 {
             if self.ln_valid.val() {
@@ -1064,11 +1099,7 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
                 self.state.d.next = bits::<4>(8);
             } else {
                 self.state.d.next = bits::<4>(0);
-                if self.sw_ptr.q.val() + 1 >= self.capacity.val() {
-                    self.sw_ptr.d.next = 0.into();
-                } else {
-                    self.sw_ptr.d.next = self.sw_ptr.q.val() + 1;
-                }
+                self.sw_step.next = true;
             }
         } else if self.state.q.val() == 8 {
             if !self.wb_en.val() {
@@ -1078,15 +1109,55 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
             self.ev_valid.next = true;
             if self.ev_ready.val() {
                 self.state.d.next = bits::<4>(0);
-                if self.sw_ptr.q.val() + 1 >= self.capacity.val() {
-                    self.sw_ptr.d.next = 0.into();
-                } else {
-                    self.sw_ptr.d.next = self.sw_ptr.q.val() + 1;
-                }
+                self.sw_step.next = true;
             }
         } else {
             self.state.d.next = bits::<4>(0);
         }
+        // sweep position, laps and rate (AGING.POS / LAPS / RATE): a visit done moves on
+        if self.sw_step.val() {
+            if self.sw_ptr.q.val() + 1 >= self.capacity.val() {
+                self.sw_ptr.d.next = 0.into();
+                self.sw_laps.d.next = self.sw_laps.q.val() + 1;
+            } else {
+                self.sw_ptr.d.next = self.sw_ptr.q.val() + 1;
+            }
+        }
+        // Each tick owes `sweep_rate` visits, each visit pays one (idle-clock visits too). The
+        // debt is capped at a lap: a jump of `now` asks for no more than one pass of the table.
+        self.sw_last_now.d.next = self.now.val();
+        self.sw_credit.d.next = self.sw_credit.q.val();
+        if !self.sweep_en.val() {
+            self.sw_credit.d.next = 0.into();
+        } else if self.now.val() != self.sw_last_now.q.val() {
+            if self.sw_credit.q.val() + bit_cast::<32, 16>(self.sweep_rate.val())
+                >= self.capacity.val()
+            {
+                self.sw_credit.d.next = self.capacity.val();
+            } else {
+                self.sw_credit.d.next =
+                    self.sw_credit.q.val() + bit_cast::<32, 16>(self.sweep_rate.val());
+            }
+        } else if self.sw_step.val() && (self.sw_credit.q.val() != 0) {
+            self.sw_credit.d.next = self.sw_credit.q.val() - 1;
+        }
+        // A sweep in debt waiting for a clock without a lookup asks for one (the stream skips a
+        // clock; the gap reaches the table a pipeline later): once, again after 64 clocks.
+        self.sweep_due.next = false;
+        if (self.state.q.val() == 5) && (self.sw_credit.q.val() != 0) {
+            if self.sw_asked.q.val() == 0 {
+                self.sweep_due.next = true;
+            }
+            if self.sw_asked.q.val() == 63 {
+                self.sw_asked.d.next = 0.into();
+            } else {
+                self.sw_asked.d.next = self.sw_asked.q.val() + 1;
+            }
+        } else {
+            self.sw_asked.d.next = 0.into();
+        }
+        self.sweep_pos.next = self.sw_ptr.q.val();
+        self.sweep_laps.next = self.sw_laps.q.val();
         self.ev_slot.next = self.e_slot.q.val();
         self.ev_entry.next = self.r_entry.q.val();
         self.cmd_done.next = self.o_cmd_done.q.val();

@@ -1078,7 +1078,12 @@ impl Logic for Card {
         // formation are empty, the conn hash lane hashes a command's key (`kcnt` clocks so
         // far); `idle` >= ENG_GO_AT: the pipeline has drained, last write-back included.
         self.eng_req.next = self.lpend.q.val() || self.cpend.q.val() || self.l_push.q.val();
-        if self.s_valid.val() && self.evq.miss_room.val() && !self.eng_req.val() {
+        if self.s_valid.val()
+            && self.evq.miss_room.val()
+            && !self.eng_req.val()
+            && !self.ctab.sweep_due.val()
+            && !self.ttab.sweep_due.val()
+        {
             self.idle.d.next = 0.into();
         } else if self.idle.q.val() != self.k_idle_max.val() {
             self.idle.d.next = self.idle.q.val() + 1;
@@ -1091,9 +1096,16 @@ impl Logic for Card {
             self.kcnt.d.next = self.kcnt.q.val() + 1;
         }
         // ---- packet stream -> front end ----
-        self.s_ready.next = self.evq.miss_room.val() && !self.eng_req.val();
-        self.front.in_valid.next =
-            self.s_valid.val() && self.evq.miss_room.val() && !self.eng_req.val();
+        // An aging sweep behind its AGING.RATE asks for one clock without a packet (`sweep_due`).
+        self.s_ready.next = self.evq.miss_room.val()
+            && !self.eng_req.val()
+            && !self.ctab.sweep_due.val()
+            && !self.ttab.sweep_due.val();
+        self.front.in_valid.next = self.s_valid.val()
+            && self.evq.miss_room.val()
+            && !self.eng_req.val()
+            && !self.ctab.sweep_due.val()
+            && !self.ttab.sweep_due.val();
         self.front.in_data.next = self.s_data.val();
         self.front.in_last.next = self.s_last.val();
         // byte count of the beat = popcount of `s_keep` (0..=64)
@@ -1189,6 +1201,7 @@ impl Logic for Card {
         self.ctab.drain.next = self.k_drain.val();
         self.ctab.sweep_en.next = self.regs.aging_ctrl.val().get_bit(0);
         self.ctab.sweep_interval.next = 0.into();
+        self.ctab.sweep_rate.next = self.regs.aging_rate.val().get_bits::<16>(0);
         self.ttab.now.next = self.regs.now.val();
         self.ttab.lk_valid.next = self.thash.out_valid.val();
         self.ttab.lk_key.next = self.kram.read_data.val().get_bits::<KEY_BITS>(320);
@@ -1197,6 +1210,7 @@ impl Logic for Card {
         self.ttab.drain.next = self.k_drain.val();
         self.ttab.sweep_en.next = self.regs.aging_ctrl.val().get_bit(0);
         self.ttab.sweep_interval.next = 0.into();
+        self.ttab.sweep_rate.next = self.regs.aging_rate.val().get_bits::<16>(0);
         // ---- write-backs (from the verdict outputs) ----
         self.c_wb.next = self.verdict.o_conn_wb.val() || self.verdict.o_conn_del.val();
         self.c_wbe.next = (self.v_c_ent.q.val() & self.keep_c.val())
@@ -1630,8 +1644,8 @@ impl Logic for Card {
         // ---- card-driven registers and statistics ----
         self.regs.status_ready.next = true;
         self.regs.cmdq_cons.next = 0.into();
-        self.regs.aging_pos.next = 0.into();
-        self.regs.aging_laps.next = 0.into();
+        self.regs.aging_pos.next = self.ctab.sweep_pos.val();
+        self.regs.aging_laps.next = self.ctab.sweep_laps.val();
         self.regs.evq_status_set.next = 0.into();
         self.regs.cmdq_status_set.next = 0.into();
         self.regs.err_set.next = 0.into();

@@ -432,6 +432,92 @@ fn overflow_to_stash_then_full() {
     assert!(n[5] >= 1 && n[4] >= 5);
 }
 
+/// A lookup in every clock (only the clocks the table asks for with `sweep_due` are left free):
+/// without `sweep_rate` the sweep never gets a clock and expired entries stay; with it, each tick
+/// buys `sweep_rate` visits, and the entries are reclaimed and reported.
+fn gapless_stream(rate: u16) -> (usize, u32, u32, usize) {
+    let mut rng = Rng(0x5ca1_ab1e);
+    let mut uut = T::default();
+    uut.connect_all();
+    let probe = rand_key(&mut rng);
+    let (ph0, ph1) = hashes(&probe);
+    let keys: Vec<[u32; 10]> = (0..5).map(|_| rand_key(&mut rng)).collect();
+    let mut now = 100u32;
+    let mut pending: VecDeque<[u32; 10]> = keys.iter().copied().collect();
+    let mut busy = false;
+    let (mut events, mut dues) = (0usize, 0usize);
+    let mut gap = false;
+    for cyc in 0..4000usize {
+        // installing: no lookups; then the stream, ticks every 100 clocks
+        let installing = !pending.is_empty() || busy;
+        if !installing && cyc % 100 == 0 {
+            now += 1;
+        }
+        uut.now.next = bits(now as u64);
+        uut.drain.next = bits(LATENCY as u64 + WB_MAX + 2);
+        uut.sweep_en.next = !installing;
+        uut.sweep_interval.next = bits(0);
+        uut.sweep_rate.next = bits(rate as u64);
+        uut.ev_ready.next = true;
+        uut.wb_en.next = false;
+        uut.ln_valid.next = false;
+        uut.lk_valid.next = !installing && !gap;
+        uut.lk_key.next = key_bus(&probe);
+        uut.lk_h0.next = bits(ph0 as u64);
+        uut.lk_h1.next = bits(ph1 as u64);
+        uut.cmd_valid.next = !pending.is_empty() && !busy;
+        if let Some(k) = pending.front() {
+            let (a, b) = hashes(k);
+            uut.cmd_op.next = bits(OP_INSERT);
+            // expired 10 ticks into the stream (timeout 10, refreshed at 100)
+            uut.cmd_entry.next = img(k, 100, 10, 1);
+            uut.cmd_h0.next = bits(a as u64);
+            uut.cmd_h1.next = bits(b as u64);
+        }
+        half(&mut uut, false);
+        if !pending.is_empty() && !busy && uut.cmd_ready.val() {
+            pending.pop_front();
+            busy = true;
+        }
+        if uut.ev_valid.val() {
+            events += 1;
+        }
+        // the table's request is honoured in the next clock (a gap one pipeline later)
+        gap = uut.sweep_due.val();
+        dues += gap as usize;
+        half(&mut uut, true);
+        if uut.cmd_done.val() {
+            assert_eq!(
+                uut.eng_status.val().index() as u64,
+                ST_OK,
+                "insert at {cyc}"
+            );
+            busy = false;
+        }
+    }
+    (
+        events,
+        uut.sweep_pos.val().to_u32(),
+        uut.sweep_laps.val().to_u32(),
+        dues,
+    )
+}
+
+#[test]
+fn sweep_rate_keeps_the_sweep_going_under_a_gapless_stream() {
+    // Starved: no free clock, no visit, no reclaim.
+    let (events, pos, laps, dues) = gapless_stream(0);
+    assert_eq!((events, pos, laps, dues), (0, 0, 0, 0));
+    // 4 visits per tick: 39 ticks of stream = 156 visits >= 7 laps of 18 slots; every
+    // expired entry reported once, and one requested gap per visit.
+    let (events, pos, laps, dues) = gapless_stream(4);
+    eprintln!("events {events} pos {pos} laps {laps} gaps {dues}");
+    assert_eq!(events, 5);
+    assert!(laps >= 7, "laps {laps}");
+    assert!((pos as usize) < CAP);
+    assert!((7 * CAP..=4 * 40).contains(&dues), "gaps {dues}");
+}
+
 #[test]
 fn verilog_lints_small() {
     let mut uut = HashTable::<3, 1, 2, TEMPLATE_BITS>::default();
