@@ -1444,12 +1444,16 @@ fn validate_service(c: &ServiceConf) -> Result<(), ModelError> {
 }
 
 /// Real-server addresses the kernel accepts (`inet_addr_type()` local or unicast; IPv6 unicast,
-/// not link-local).
+/// not link-local). An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is `IPV6_ADDR_MAPPED`
+/// without `IPV6_ADDR_UNICAST` in `__ipv6_addr_type()`, so `ip_vs_new_dest()` refuses it too.
 fn unicast(a: &IpAddr) -> bool {
     match a {
         IpAddr::V4(v) => !(v.is_unspecified() || v.is_broadcast() || v.is_multicast()),
         IpAddr::V6(v) => {
-            !(v.is_unspecified() || v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80)
+            !(v.is_unspecified()
+                || v.is_multicast()
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+                || v.to_ipv4_mapped().is_some())
                 || v.is_loopback()
         }
     }

@@ -1129,3 +1129,20 @@ fn s7_1_client_port_zero_never_matches_an_entry() {
     );
     expect(d.process(t(1.0), &ack(c, VIP)), Local, None, None);
 }
+
+/// `ip_vs_new_dest()`: an IPv6 real server must be `IPV6_ADDR_UNICAST` (and not link-local)
+/// unless it is local. `__ipv6_addr_type()` gives an IPv4-mapped address (`::ffff:a.b.c.d`)
+/// `IPV6_ADDR_MAPPED` only, so the kernel refuses it with EINVAL; an IPv4-compatible one
+/// (`::a.b.c.d`) is unicast and accepted.
+#[test]
+fn s12_2_ipv4_mapped_real_server_is_not_unicast() {
+    let k = tcp_key("[2001:db8::10]:80");
+    let mut d = director(&[svc(k, "rr", None, None)]);
+    assert!(matches!(
+        d.apply(t(0.0), &add_dest(k, "[::ffff:10.0.0.1]:80", 1)),
+        Err(ModelError::Invalid(_))
+    ));
+    d.apply(t(0.0), &add_dest(k, "[::10.0.0.1]:80", 1)).unwrap();
+    d.apply(t(0.0), &add_dest(k, "[2001:db8:1::1]:80", 1))
+        .unwrap();
+}
