@@ -236,10 +236,12 @@ impl Director {
             return Err(ModelError::DestExists(d.sockaddr()));
         }
         let af = Af::of(&d.addr);
+        // ip_vs_trash_get_dest() walks the trash from its head, where __ip_vs_del_dest() puts
+        // each deleted server (list_add): the server deleted last matches first.
         let revived = self
             .trash
             .iter()
-            .position(|id| self.dests[id.0 as usize].trash_matches(k, af, d))
+            .rposition(|id| self.dests[id.0 as usize].trash_matches(k, af, d))
             .map(|pos| self.trash.remove(pos));
         let id = match revived {
             Some(id) => id,
