@@ -373,12 +373,28 @@ fn parse_range(s: &str) -> Result<PortRange, String> {
     Ok(r)
 }
 
-/// multiport list: at most 15 entries, a range counting as two (`XT_MULTI_PORTS`).
+/// multiport list: at most 15 entries, a range counting as two (`XT_MULTI_PORTS`). Unlike the
+/// tcp/udp match, a multiport range needs both ends and `lo < hi` (libxt_multiport.c:
+/// `parse_multi_ports_v1()`: "invalid portrange specified").
 fn parse_port_list(s: &str) -> Result<Vec<PortRange>, String> {
     let mut v = Vec::new();
     let mut slots = 0;
     for part in s.split(',') {
-        let r = parse_range(part)?;
+        let r = match part.split_once(':') {
+            Some((a, b)) => {
+                let r = PortRange {
+                    lo: parse_port(a)?,
+                    hi: parse_port(b)?,
+                };
+                if r.lo >= r.hi {
+                    return Err(format!(
+                        "invalid portrange `{part}` in multiport list (needs min < max)"
+                    ));
+                }
+                r
+            }
+            None => parse_range(part)?,
+        };
         slots += if part.contains(':') { 2 } else { 1 };
         v.push(r);
     }
@@ -1119,6 +1135,12 @@ COMMIT
             "-t mangle -A PREROUTING -g LVS",
             "-t mangle -A PREROUTING ! -j ACCEPT",
             "-t mangle -A PREROUTING -p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15:16 -j ACCEPT",
+            // libxt_multiport parse_multi_ports_v1(): a range needs both ends and min < max
+            // (the tcp/udp match accepts `80:80`, `:80` and `80:`; multiport does not).
+            "-t mangle -A PREROUTING -p tcp -m multiport --dports 80:80 -j ACCEPT",
+            "-t mangle -A PREROUTING -p tcp -m multiport --dports 90:80 -j ACCEPT",
+            "-t mangle -A PREROUTING -p tcp -m multiport --dports :80 -j ACCEPT",
+            "-t mangle -A PREROUTING -p tcp -m multiport --sports 1024: -j ACCEPT",
             "-t mangle -N LVS",
             "-t mangle -P PREROUTING DROP",
             "-t mangle",

@@ -236,10 +236,12 @@ impl Director {
             return Err(ModelError::DestExists(d.sockaddr()));
         }
         let af = Af::of(&d.addr);
+        // ip_vs_trash_get_dest() walks the trash from its head, where __ip_vs_del_dest() puts
+        // each deleted server (list_add): the server deleted last matches first.
         let revived = self
             .trash
             .iter()
-            .position(|id| self.dests[id.0 as usize].trash_matches(k, af, d))
+            .rposition(|id| self.dests[id.0 as usize].trash_matches(k, af, d))
             .map(|pos| self.trash.remove(pos));
         let id = match revived {
             Some(id) => id,
@@ -1444,12 +1446,16 @@ fn validate_service(c: &ServiceConf) -> Result<(), ModelError> {
 }
 
 /// Real-server addresses the kernel accepts (`inet_addr_type()` local or unicast; IPv6 unicast,
-/// not link-local).
+/// not link-local). An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is `IPV6_ADDR_MAPPED`
+/// without `IPV6_ADDR_UNICAST` in `__ipv6_addr_type()`, so `ip_vs_new_dest()` refuses it too.
 fn unicast(a: &IpAddr) -> bool {
     match a {
         IpAddr::V4(v) => !(v.is_unspecified() || v.is_broadcast() || v.is_multicast()),
         IpAddr::V6(v) => {
-            !(v.is_unspecified() || v.is_multicast() || (v.segments()[0] & 0xffc0) == 0xfe80)
+            !(v.is_unspecified()
+                || v.is_multicast()
+                || (v.segments()[0] & 0xffc0) == 0xfe80
+                || v.to_ipv4_mapped().is_some())
                 || v.is_loopback()
         }
     }

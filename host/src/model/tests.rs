@@ -1129,3 +1129,80 @@ fn s7_1_client_port_zero_never_matches_an_entry() {
     );
     expect(d.process(t(1.0), &ack(c, VIP)), Local, None, None);
 }
+
+/// `ip_vs_new_dest()`: an IPv6 real server must be `IPV6_ADDR_UNICAST` (and not link-local)
+/// unless it is local. `__ipv6_addr_type()` gives an IPv4-mapped address (`::ffff:a.b.c.d`)
+/// `IPV6_ADDR_MAPPED` only, so the kernel refuses it with EINVAL; an IPv4-compatible one
+/// (`::a.b.c.d`) is unicast and accepted.
+#[test]
+fn s12_2_ipv4_mapped_real_server_is_not_unicast() {
+    let k = tcp_key("[2001:db8::10]:80");
+    let mut d = director(&[svc(k, "rr", None, None)]);
+    assert!(matches!(
+        d.apply(t(0.0), &add_dest(k, "[::ffff:10.0.0.1]:80", 1)),
+        Err(ModelError::Invalid(_))
+    ));
+    d.apply(t(0.0), &add_dest(k, "[::10.0.0.1]:80", 1)).unwrap();
+    d.apply(t(0.0), &add_dest(k, "[2001:db8:1::1]:80", 1))
+        .unwrap();
+}
+
+/// `ip_vs_trash_get_dest()` walks `ipvs->dest_trash` from its head and `__ip_vs_del_dest()`
+/// puts a deleted real server at the head (`list_add`): when two trashed servers match the
+/// service being added to, the one deleted last comes back. Two fwmark-1 services (IPv4 and
+/// IPv6; the trash match compares the mark, not the service's family) share the tunnel real
+/// server 10.0.0.1:0. Deleted from the IPv4 service first, then from the IPv6 one, and re-added
+/// to the IPv4 service: the IPv6 service's server is revived, so the IPv6 client's connection
+/// flows again and the IPv4 client's stays without a real server (dropped).
+#[test]
+fn s9_1_trash_revives_the_server_deleted_last() {
+    let v4 = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 1,
+    };
+    let v6 = ServiceKey::Fwmark {
+        af: Af::Inet6,
+        mark: 1,
+    };
+    let tun = |k| IpvsCmd::AddDest {
+        svc: k,
+        dest: dest_conf("10.0.0.1:0", 1, FwdMethod::Tunnel),
+    };
+    let del = |k| IpvsCmd::DelDest {
+        svc: k,
+        addr: ip("10.0.0.1"),
+        port: 0,
+    };
+    let mut d = director(&[
+        svc(v4, "rr", None, None),
+        svc(v6, "rr", None, None),
+        tun(v4),
+        tun(v6),
+    ]);
+    let marked = |mut p: Packet| {
+        p.mark = Some(1);
+        p
+    };
+    let (c4, vip4) = ("198.51.100.7:1000", "192.0.2.10:80");
+    let (c6, vip6) = ("[2001:db8:c::7]:1000", "[2001:db8::10]:80");
+    for (c, v) in [(c4, vip4), (c6, vip6)] {
+        expect(
+            d.process(t(0.0), &marked(syn(c, v))),
+            Forward,
+            Some("10.0.0.1:80"),
+            Some(Scheduler),
+        );
+    }
+    d.apply(t(1.0), &del(v4)).unwrap();
+    d.apply(t(2.0), &del(v6)).unwrap();
+    expect(d.process(t(3.0), &ack(c4, vip4)), Drop, None, None);
+    expect(d.process(t(3.0), &ack(c6, vip6)), Drop, None, None);
+    d.apply(t(4.0), &tun(v4)).unwrap();
+    expect(
+        d.process(t(5.0), &ack(c6, vip6)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    expect(d.process(t(5.0), &ack(c4, vip4)), Drop, None, None);
+}
