@@ -29,14 +29,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use lvsnic::driver::card::{self, Card, CardVerdict, PacketPort, KIND_FORWARD, KIND_MISS};
-use lvsnic::driver::cmd::CmdResult;
-use lvsnic::driver::tables::{Exec, Tables};
+use lvsnic::driver::tables::Tables;
 use lvsnic::driver::{Bar, Device, DriverError};
 use lvsnic::model::conn::FastMap;
 use lvsnic::model::*;
-use lvsnic_abi::entries::PAYLOAD_WORDS;
 use lvsnic_abi::limits::{RECORD_BYTES, RECORD_WORDS};
-use lvsnic_abi::records::{ring_phase, CmdStatus, Command, Opcode, Record};
+use lvsnic_abi::records::{ring_phase, Opcode, Record};
 use lvsnic_sim::{SimCard, DMA_BEAT_BYTES};
 
 /// Pre-installed (hit) conns: 64 /24 networks x 16 clients.
@@ -55,6 +53,7 @@ fn scale() -> u64 {
 
 #[path = "support/mod.rs"]
 mod support;
+use support::host::Plan;
 use support::VIP;
 
 fn director() -> Director {
@@ -702,30 +701,6 @@ fn isolated_misses() {
 
 // ------------------------------------------------------------------ 4. host miss records/s
 
-/// Command planning without a card: every command is encoded (the 16 words the driver would
-/// write to CMD.DATA) and succeeds.
-#[derive(Default)]
-struct Plan {
-    words: Vec<[u32; 16]>,
-    regs: u64,
-    next: u32,
-}
-
-impl Exec for Plan {
-    fn exec(&mut self, cmd: &Command) -> Result<Result<CmdResult, CmdStatus>, DriverError> {
-        self.words.push(cmd.encode());
-        self.next = self.next.wrapping_add(1);
-        Ok(Ok(CmdResult {
-            index: self.next,
-            entry: [0; PAYLOAD_WORDS],
-        }))
-    }
-    fn write_reg(&mut self, _: &'static str, _: &'static str, _: u32) -> Result<(), DriverError> {
-        self.regs += 1;
-        Ok(())
-    }
-}
-
 /// Real miss records from the card: SYNs from `n` new /24 networks, back to back; the host
 /// only consumes the ring.
 fn capture(n: u32) -> (Director, Vec<[u32; RECORD_WORDS]>, [usize; 5]) {
@@ -835,20 +810,7 @@ fn host_misses() {
                 let mut decided: FastMap<u32, Decision> = FastMap::default();
                 let mut ph = [Duration::ZERO; 4];
                 let mut dec_recs = Vec::with_capacity(batch);
-                // Warm up: every record once, then let every entry expire (and mirror that).
-                let shift = 2_000_000u64;
-                for w in recs {
-                    if let Record::Miss(m) = Record::decode(w).unwrap().0 {
-                        let now = Time::from_millis(m.tick as u64);
-                        d.process(now, &card::packet_of(&m.key, m.l4_info));
-                    }
-                }
-                let end = Time::from_millis(shift);
-                tables.mirror_journal(&mut d, end, &mut plan).unwrap();
-                d.advance(end);
-                tables.mirror_journal(&mut d, end, &mut plan).unwrap();
-                assert_eq!(d.conn_count() + d.template_count(), 0);
-                plan.words.clear();
+                let shift = support::host::warm_up(&mut d, &mut tables, recs, &mut plan);
                 for chunk in recs.chunks(batch) {
                     let t0 = Instant::now();
                     dec_recs.clear();
