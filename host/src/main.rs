@@ -8,7 +8,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use lvsnic::replay::{self, Input, Options, ReplayError};
 
 const SCHEDULERS_HELP: &str = "\
-Schedulers supported (ipvsadm -s): rr wrr lc wlc sed nq fo ovf sh dh mh.
+Schedulers supported (ipvsadm -s): rr wrr lc wlc sed nq fo ovf sh dh mh, and none.
 Not supported: twos (random), lblc, lblcr.";
 
 #[derive(Parser, Debug)]

@@ -32,7 +32,7 @@ pub const DEFAULT_PERSISTENT_TIMEOUT: u32 = 360;
 /// ipvsadm `MAX_TIMEOUT`: 31 days.
 pub const MAX_TIMEOUT: i64 = 86400 * 31;
 /// Kernel schedulers lvsnic does not model.
-const UNSUPPORTED_SCHEDULERS: &[&str] = &["lblc", "lblcr", "twos", "none"];
+const UNSUPPORTED_SCHEDULERS: &[&str] = &["lblc", "lblcr", "twos"];
 /// `IP_VS_SCHEDNAME_MAXLEN` - 1: ipvsadm `strncpy()`s the scheduler name into 16 bytes.
 const SCHEDNAME_MAX: usize = 15;
 

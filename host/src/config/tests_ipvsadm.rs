@@ -332,11 +332,11 @@ fn s12_1_sched_flags() {
 #[test]
 fn s12_1_scheduler_names() {
     for s in [
-        "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "sh", "dh", "mh",
+        "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "sh", "dh", "mh", "none",
     ] {
         assert_eq!(add_svc(&format!("-A -t 1.2.3.4:80 -s {s}")).scheduler, s);
     }
-    for s in ["lblc", "lblcr", "twos", "none"] {
+    for s in ["lblc", "lblcr", "twos"] {
         assert!(
             err(&format!("-A -t 1.2.3.4:80 -s {s}")).contains("not supported by lvsnic"),
             "{s}"

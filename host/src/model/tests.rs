@@ -218,6 +218,58 @@ fn s4_port_zero_non_persistent_gives_icmp_and_persistent_keeps_dport() {
     );
 }
 
+/// `-s none` (`ip_vs_add_service()`/`ip_vs_edit_service()` bind no scheduler for that name):
+/// a new connection finds no destination (`ip_vs_leave()`: ICMP), a template made before the
+/// switch still directs new connections, and switching back binds a fresh rr (list head).
+#[test]
+fn s9_no_scheduler_leaves_new_connections_but_keeps_templates() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[
+        svc(k, "none", None, None),
+        add_dest(k, "10.0.0.1:80", 1),
+        add_dest(k, "10.0.0.2:80", 1),
+    ]);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", VIP)),
+        Icmp,
+        None,
+        None,
+    );
+    let edit = |sched: &str, persist| {
+        let IpvsCmd::AddService(c) = svc(k, sched, persist, Some("255.255.255.0")) else {
+            unreachable!()
+        };
+        IpvsCmd::EditService(c)
+    };
+    d.apply(t(1.0), &edit("rr", Some(300))).unwrap();
+    expect(
+        d.process(t(2.0), &syn("198.51.100.7:1001", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
+    d.apply(t(3.0), &edit("none", Some(300))).unwrap();
+    expect(
+        d.process(t(4.0), &syn("198.51.100.9:1000", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Template),
+    );
+    expect(
+        d.process(t(5.0), &syn("203.0.113.9:1000", VIP)),
+        Icmp,
+        None,
+        None,
+    );
+    d.apply(t(6.0), &edit("rr", Some(300))).unwrap();
+    expect(
+        d.process(t(7.0), &syn("203.0.113.9:1001", VIP)),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
+}
+
 #[test]
 fn s4_no_dest_gives_icmp() {
     let k = tcp_key(VIP);

@@ -226,7 +226,7 @@ pub mod svc_flags {
 
 /// Scheduler names the model implements (ipvsadm `-s`).
 pub const SCHEDULERS: &[&str] = &[
-    "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "sh", "dh", "mh",
+    "rr", "wrr", "lc", "wlc", "sed", "nq", "fo", "ovf", "sh", "dh", "mh", "none",
 ];
 
 /// A virtual service as configured (`ipvsadm -A/-E`).

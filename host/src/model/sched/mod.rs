@@ -121,8 +121,31 @@ pub fn new_scheduler(name: &str) -> Option<Box<dyn Scheduler>> {
         "sh" => Box::new(sh::Sh::default()),
         "dh" => Box::new(dh::Dh::default()),
         "mh" => Box::new(mh::Mh::default()),
+        "none" => Box::new(NoScheduler),
         _ => return None,
     })
+}
+
+/// `-s none`: a service bound to no scheduler (`ip_vs_add_service()` / `ip_vs_edit_service()`
+/// look the name "none" up as no scheduler at all). `ip_vs_schedule()` then finds no
+/// destination for any new connection (→ `ip_vs_leave()`), and the dest hooks do nothing;
+/// templates that exist still direct new connections (`ip_vs_sched_persist()` only needs the
+/// scheduler without one).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoScheduler;
+
+impl Scheduler for NoScheduler {
+    fn name(&self) -> &'static str {
+        "none"
+    }
+    fn init(&mut self, _: &[DestView], _: u32) {}
+    fn dest_changed(&mut self, _: &[DestView], _: DestChange) {}
+    fn schedule(&mut self, _: &[DestView], _: &Packet) -> Option<DestId> {
+        None
+    }
+    fn box_clone(&self) -> Box<dyn Scheduler> {
+        Box::new(*self)
+    }
 }
 
 #[cfg(test)]
@@ -184,14 +207,14 @@ mod tests {
     use crate::model::types::SCHEDULERS;
 
     /// §9.1: every scheduler the model lists is constructible by its ipvsadm name; others are
-    /// not (`none`, `lblc`, `twos`, ...).
+    /// not (`lblc`, `twos`, ...).
     #[test]
     fn s9_1_new_scheduler_names() {
         for &n in SCHEDULERS {
             let s = new_scheduler(n).unwrap_or_else(|| panic!("{n}"));
             assert_eq!(s.name(), n);
         }
-        for n in ["none", "lblc", "lblcr", "twos", "", "RR"] {
+        for n in ["lblc", "lblcr", "twos", "", "RR", "None"] {
             assert!(new_scheduler(n).is_none(), "{n}");
         }
     }
