@@ -7,9 +7,14 @@
 //! header). Every packet is client → director (`dir` in) and carries no mark (the mark rules
 //! decide it).
 //!
-//! Anything else — ARP, ICMP, other IP protocols, fragments, truncated or malformed headers,
-//! unsupported link types — is not handed to the model: it is reported as verdict `local` with a
-//! `reason` (see [`Skip`]).
+//! IP fragments are reassembled as the kernel does before IPVS sees them ([`Defrag`]): each
+//! fragment is reported `local` with reason `IP fragment`, except the one that completes its
+//! datagram, which carries the datagram's decision (with `--backend sim` the card then gets a
+//! frame rebuilt from the datagram).
+//!
+//! Anything else — ARP, ICMP, other IP protocols, truncated or malformed headers, unsupported
+//! link types — is not handed to the model: it is reported as verdict `local` with a `reason`
+//! (see [`Skip`]).
 //!
 //! Time: `t` = packet timestamp − first packet's timestamp (so the first packet is at 0). A
 //! timestamp earlier than the previous packet's is clamped to the previous one (the model's
@@ -187,6 +192,301 @@ pub fn parse_frame(link: Link, data: &[u8]) -> Result<Packet, Skip> {
     Ok(pkt)
 }
 
+/// How long an incomplete datagram waits for its missing fragments: IPv4 `ipfrag_time` (30 s,
+/// `ip_defrag()` in `ip_local_deliver()` or `nf_defrag_ipv4`), IPv6 `nf_conntrack_frag6_timeout`
+/// (`IPV6_FRAG_TIMEOUT`, 60 s: `ip_vs_add_service()` enables `nf_defrag_ipv6` for an IPv6
+/// service). The timer is armed when the queue is created and never refreshed.
+const FRAG_TIMEOUT_V4_NS: u64 = 30_000_000_000;
+const FRAG_TIMEOUT_V6_NS: u64 = 60_000_000_000;
+
+/// A fragment queue's key: IPv4 `(saddr, daddr, id, protocol)` (`ip4_frag` key), IPv6
+/// `(saddr, daddr, id)` (`frag_v6_compare_key`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FragKey {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    proto: u8,
+}
+
+/// One `inet_frag_queue`: its runs of contiguous fragments (`inet_frag_queue_insert()`), the
+/// datagram length known so far (`q.len`), the bytes received (`q.meat`) and the first/last flags.
+#[derive(Debug)]
+struct FragQueue {
+    created_ns: u64,
+    /// `[start, end)` byte ranges; the last element is the run holding `fragments_tail`.
+    runs: Vec<(usize, usize)>,
+    len: usize,
+    meat: usize,
+    first_in: bool,
+    last_in: bool,
+    data: Vec<u8>,
+    /// From the offset-0 fragment: IPv4 header length / IPv6 unfragmentable part, and the
+    /// transport protocol (IPv6: the fragment header's next header).
+    head_hlen: usize,
+    head_proto: u8,
+}
+
+/// IP reassembly as the kernel does it before IPVS sees a packet. `ip_vs_in_hook()` runs at
+/// LOCAL_IN: IPv4 fragments are reassembled before it by `ip_local_deliver()` (or by
+/// `nf_defrag_ipv4` at PRE_ROUTING), IPv6 fragments by `nf_defrag_ipv6` at PRE_ROUTING, which
+/// passes the reassembled datagram on. So IPVS decides each datagram once, when its last missing
+/// fragment arrives, and never sees a fragment. Queue handling follows `ip_frag_queue()` /
+/// `nf_ct_frag6_queue()` and `inet_frag_queue_insert()`: an overlap discards the whole queue, a
+/// duplicate (inside one run) is dropped alone, a fragment ending beyond a known end or a second
+/// different end is refused.
+#[derive(Debug, Default)]
+pub struct Defrag {
+    queues: std::collections::HashMap<FragKey, FragQueue>,
+}
+
+/// A fragment as read from its IP header.
+struct Fragment<'a> {
+    key: FragKey,
+    v6: bool,
+    offset: usize,
+    more: bool,
+    /// The IP header length (IPv4) or the bytes before the fragment header (IPv6).
+    hlen: usize,
+    /// Transport protocol: IPv4 protocol, IPv6 the fragment header's next header.
+    proto: u8,
+    data: &'a [u8],
+}
+
+impl Defrag {
+    /// Parse one frame: a whole datagram as [`parse_frame`] does; a fragment is queued and,
+    /// when it completes its datagram, the datagram is returned with `true` (the packet then
+    /// does not come from this frame's bytes alone).
+    pub fn frame(&mut self, link: Link, data: &[u8], t_ns: u64) -> (Result<Packet, Skip>, bool) {
+        let r = parse_frame(link, data);
+        if r != Err(Skip::Fragment) {
+            return (r, false);
+        }
+        match fragment_of(link, data).and_then(|f| self.queue(f, t_ns)) {
+            Some(datagram) => (parse_frame(Link::RawIp, &datagram), true),
+            None => (Err(Skip::Fragment), false),
+        }
+    }
+
+    /// Queue a fragment; the rebuilt whole datagram (a raw IP packet) when it is complete.
+    fn queue(&mut self, f: Fragment<'_>, t_ns: u64) -> Option<Vec<u8>> {
+        let timeout = if f.v6 {
+            FRAG_TIMEOUT_V6_NS
+        } else {
+            FRAG_TIMEOUT_V4_NS
+        };
+        if self
+            .queues
+            .get(&f.key)
+            .is_some_and(|q| t_ns >= q.created_ns.saturating_add(timeout))
+        {
+            self.queues.remove(&f.key);
+        }
+        let q = self.queues.entry(f.key).or_insert_with(|| FragQueue {
+            created_ns: t_ns,
+            runs: Vec::new(),
+            len: 0,
+            meat: 0,
+            first_in: false,
+            last_in: false,
+            data: Vec::new(),
+            head_hlen: 0,
+            head_proto: 0,
+        });
+        let offset = f.offset;
+        let mut end = offset + f.data.len();
+        if f.v6 && end > 65535 {
+            return None; // "offset is too large": this fragment only
+        }
+        // Discard the queue (IPv4 `discard_qp`) or only this fragment (IPv6 `goto err`).
+        let refuse = |me: &mut Self| {
+            if !f.v6 {
+                me.queues.remove(&f.key);
+            }
+            None
+        };
+        if !f.more {
+            if end < q.len || (q.last_in && end != q.len) {
+                return refuse(self);
+            }
+            q.last_in = true;
+            q.len = end;
+        } else {
+            if end & 7 != 0 {
+                if f.v6 {
+                    // RFC 8200: the queue is killed; the fragment goes on unreassembled, and
+                    // IPVS sees a fragment (no scheduling for it).
+                    self.queues.remove(&f.key);
+                    return None;
+                }
+                end &= !7;
+            }
+            if end > q.len {
+                if q.last_in {
+                    return refuse(self);
+                }
+                q.len = end;
+            }
+        }
+        if end == offset {
+            return refuse(self);
+        }
+        // inet_frag_queue_insert()
+        let last_end = q.runs.last().map(|r| r.1);
+        match last_end {
+            None => q.runs.push((offset, end)),
+            Some(le) if le < end => {
+                if offset < le {
+                    self.queues.remove(&f.key); // IPFRAG_OVERLAP
+                    return None;
+                }
+                if offset == le {
+                    q.runs.last_mut().expect("a run").1 = end;
+                } else {
+                    q.runs.push((offset, end));
+                }
+            }
+            Some(_) => match q.runs.iter().find(|r| offset < r.1 && end > r.0) {
+                Some(r) if offset >= r.0 && end <= r.1 => return None, // IPFRAG_DUP
+                Some(_) => {
+                    self.queues.remove(&f.key); // IPFRAG_OVERLAP
+                    return None;
+                }
+                None => {
+                    // A new run below the last one: `fragments_tail` stays where it is.
+                    let at = q.runs.len() - 1;
+                    q.runs.insert(at, (offset, end));
+                }
+            },
+        }
+        if q.data.len() < end {
+            q.data.resize(end, 0);
+        }
+        q.data[offset..end].copy_from_slice(&f.data[..end - offset]);
+        q.meat += end - offset;
+        if offset == 0 {
+            q.first_in = true;
+            q.head_hlen = f.hlen;
+            q.head_proto = f.proto;
+        }
+        if !(q.first_in && q.last_in && q.meat == q.len) {
+            return None;
+        }
+        let q = self.queues.remove(&f.key)?;
+        let payload = &q.data[..q.len];
+        let (src, dst) = (f.key.src, f.key.dst);
+        match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                // ip_frag_reasm(): "Oversized IP packet" past 65535 bytes.
+                if q.head_hlen + q.len > 65535 {
+                    return None;
+                }
+                let total = (20 + q.len) as u16;
+                let mut v = vec![0x45, 0];
+                v.extend_from_slice(&total.to_be_bytes());
+                v.extend_from_slice(&[0, 0, 0, 0, 64, q.head_proto, 0, 0]);
+                v.extend_from_slice(&s.octets());
+                v.extend_from_slice(&d.octets());
+                v.extend_from_slice(payload);
+                Some(v)
+            }
+            (IpAddr::V6(s), IpAddr::V6(d)) => {
+                // nf_ct_frag6_reasm(): payload length past IPV6_MAXPLEN.
+                if q.head_hlen + q.len > 65535 {
+                    return None;
+                }
+                let plen = q.len as u16;
+                let mut v = vec![0x60, 0, 0, 0];
+                v.extend_from_slice(&plen.to_be_bytes());
+                v.extend_from_slice(&[q.head_proto, 64]);
+                v.extend_from_slice(&s.octets());
+                v.extend_from_slice(&d.octets());
+                v.extend_from_slice(payload);
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Read a fragment's IP header (the frame already sliced as a fragment by etherparse).
+fn fragment_of(link: Link, data: &[u8]) -> Option<Fragment<'_>> {
+    let sliced = match link {
+        Link::Ethernet => SlicedPacket::from_ethernet(data),
+        Link::LinuxSll => SlicedPacket::from_linux_sll(data),
+        Link::RawIp => SlicedPacket::from_ip(data),
+        Link::Other(_) => return None,
+    }
+    .ok()?;
+    let start = |h: &[u8]| (h.as_ptr() as usize).checked_sub(data.as_ptr() as usize);
+    match &sliced.net {
+        Some(NetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let hlen = usize::from(h.ihl()) * 4;
+            let at = start(h.slice())?;
+            let ip = data.get(at..at + usize::from(h.total_len()))?;
+            Some(Fragment {
+                key: FragKey {
+                    src: h.source_addr().into(),
+                    dst: h.destination_addr().into(),
+                    id: u32::from(h.identification()),
+                    proto: h.protocol().0,
+                },
+                v6: false,
+                offset: usize::from(h.fragments_offset().value()) * 8,
+                more: h.more_fragments(),
+                hlen,
+                proto: h.protocol().0,
+                data: ip.get(hlen..)?,
+            })
+        }
+        Some(NetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let at = start(h.slice())?;
+            let ip = data.get(at..at + 40 + usize::from(h.payload_length()))?;
+            // find_prev_fhdr(): extension headers up to the fragment header.
+            let (mut next, mut pos) = (h.next_header().0, 40usize);
+            while next != 44 {
+                let hdrlen = match next {
+                    0 | 43 | 60 => (usize::from(*ip.get(pos + 1)?) + 1) * 8,
+                    51 => (usize::from(*ip.get(pos + 1)?) + 2) * 4,
+                    _ => return None,
+                };
+                next = *ip.get(pos)?;
+                pos += hdrlen;
+            }
+            let fh = ip.get(pos..pos + 8)?;
+            let off = u16::from_be_bytes([fh[2], fh[3]]);
+            // ipv6frag_thdr_truncated(): a first fragment without its whole transport header is
+            // not queued (it goes on unreassembled). Extension headers after the fragment header
+            // are not walked here: they count as the one byte of an unknown header.
+            let thdr = match fh[0] {
+                6 => 20,
+                17 | 58 => 8,
+                _ => 1,
+            };
+            if off & !7 == 0 && ip.len() < pos + 8 + thdr {
+                return None;
+            }
+            Some(Fragment {
+                key: FragKey {
+                    src: h.source_addr().into(),
+                    dst: h.destination_addr().into(),
+                    id: u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]),
+                    proto: 0,
+                },
+                v6: true,
+                offset: usize::from(off & !7),
+                more: off & 1 != 0,
+                hlen: pos,
+                proto: fh[0],
+                data: ip.get(pos + 8..)?,
+            })
+        }
+        _ => None,
+    }
+}
+
 /// A capture that cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PcapFileError {
@@ -260,6 +560,7 @@ fn parse_pcap(data: &[u8]) -> Result<Capture, PcapFileError> {
         first: None,
         last: 0,
     };
+    let mut defrag = Defrag::default();
     while !rest.is_empty() {
         let n = cap.packets.len() as u64;
         let (next, raw) = match parser.next_raw_packet(rest) {
@@ -277,10 +578,11 @@ fn parse_pcap(data: &[u8]) -> Result<Capture, PcapFileError> {
         };
         let abs = u128::from(raw.ts_sec) * 1_000_000_000 + frac_ns;
         let t_ns = clock.rel(abs);
+        let (packet, reassembled) = defrag.frame(link, &raw.data, t_ns);
         cap.packets.push(CapturedPacket {
             t_ns,
-            packet: parse_frame(link, &raw.data),
-            ether: (link == Link::Ethernet).then(|| raw.data.to_vec()),
+            packet,
+            ether: (link == Link::Ethernet && !reassembled).then(|| raw.data.to_vec()),
         });
     }
     Ok(cap)
@@ -319,6 +621,7 @@ fn parse_pcapng(data: &[u8]) -> Result<Capture, PcapFileError> {
         first: None,
         last: 0,
     };
+    let mut defrag = Defrag::default();
     while !rest.is_empty() {
         let n = cap.packets.len() as u64;
         let (next, block) = match parser.next_block(rest) {
@@ -364,10 +667,11 @@ fn parse_pcapng(data: &[u8]) -> Result<Capture, PcapFileError> {
         };
         let t_ns = clock.rel(abs);
         let link = Link::of(idb.linktype);
+        let (packet, reassembled) = defrag.frame(link, frame, t_ns);
         cap.packets.push(CapturedPacket {
             t_ns,
-            packet: parse_frame(link, frame),
-            ether: (link == Link::Ethernet).then(|| frame.to_vec()),
+            packet,
+            ether: (link == Link::Ethernet && !reassembled).then(|| frame.to_vec()),
         });
     }
     Ok(cap)
@@ -616,6 +920,147 @@ mod tests {
         h[10..12].copy_from_slice(&ck.to_be_bytes());
     }
 
+    /// An IPv4 UDP datagram (8-byte header + 24 bytes) cut in fragments of `cuts` payload bytes.
+    fn v4_frags(id: u16, cuts: &[(usize, usize, bool)]) -> Vec<Vec<u8>> {
+        let mut whole = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4([198, 51, 100, 7], [192, 0, 2, 10], 64)
+            .udp(5000, 53)
+            .write(&mut whole, &[7u8; 24])
+            .unwrap();
+        let payload = whole[34..].to_vec();
+        cuts.iter()
+            .map(|&(from, to, more)| {
+                let mut f = whole[..34].to_vec();
+                f.extend_from_slice(&payload[from..to]);
+                let total = (20 + to - from) as u16;
+                f[16..18].copy_from_slice(&total.to_be_bytes());
+                f[18..20].copy_from_slice(&id.to_be_bytes());
+                let fo = (from / 8) as u16 | if more { 0x2000 } else { 0 };
+                f[20..22].copy_from_slice(&fo.to_be_bytes());
+                fix_ipv4_checksum(&mut f);
+                f
+            })
+            .collect()
+    }
+
+    fn run_defrag(frames: &[(u64, Vec<u8>)]) -> Vec<(Result<Packet, Skip>, bool)> {
+        let mut d = Defrag::default();
+        frames
+            .iter()
+            .map(|(t, f)| d.frame(Link::Ethernet, f, *t))
+            .collect()
+    }
+
+    #[test]
+    fn ipv4_fragments_are_decided_once_reassembled() {
+        let dns = Packet::udp(sa("198.51.100.7:5000"), sa("192.0.2.10:53"));
+        // In order: the last fragment completes the datagram.
+        let f = v4_frags(1, &[(0, 16, true), (16, 32, false)]);
+        let r = run_defrag(&[(0, f[0].clone()), (1, f[1].clone())]);
+        assert_eq!(r[0], (Err(Skip::Fragment), false));
+        assert_eq!(r[1], (Ok(dns), true));
+        // Out of order, with a duplicate in between: the first fragment completes it.
+        let f = v4_frags(
+            2,
+            &[
+                (16, 24, true),
+                (24, 32, false),
+                (16, 24, true),
+                (0, 16, true),
+            ],
+        );
+        let r = run_defrag(&f.iter().map(|x| (0, x.clone())).collect::<Vec<_>>());
+        assert_eq!(r[2], (Err(Skip::Fragment), false));
+        assert_eq!(r[3], (Ok(dns), true));
+        // An overlap discards the whole queue: the datagram never completes.
+        let f = v4_frags(
+            3,
+            &[
+                (0, 16, true),
+                (8, 24, true),
+                (24, 32, false),
+                (16, 24, true),
+            ],
+        );
+        let r = run_defrag(&f.iter().map(|x| (0, x.clone())).collect::<Vec<_>>());
+        assert!(r.iter().all(|x| x.0 == Err(Skip::Fragment)), "{r:?}");
+        // ipfrag_time: a queue lives 30 s from its first fragment.
+        let f = v4_frags(4, &[(0, 16, true), (16, 32, false)]);
+        let r = run_defrag(&[(0, f[0].clone()), (30_000_000_000, f[1].clone())]);
+        assert_eq!(r[1], (Err(Skip::Fragment), false));
+        let r = run_defrag(&[(0, f[0].clone()), (29_999_999_999, f[1].clone())]);
+        assert_eq!(r[1], (Ok(dns), true));
+        // Different ids are different datagrams.
+        let g = v4_frags(5, &[(16, 32, false)]);
+        let r = run_defrag(&[(0, f[0].clone()), (1, g[0].clone())]);
+        assert_eq!(r[1], (Err(Skip::Fragment), false));
+    }
+
+    #[test]
+    fn ipv6_fragments_are_decided_once_reassembled() {
+        let src = "2001:db8::5".parse::<std::net::Ipv6Addr>().unwrap();
+        let dst = "2001:db8::10".parse::<std::net::Ipv6Addr>().unwrap();
+        let mut whole = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv6(src.octets(), dst.octets(), 64)
+            .tcp(1000, 443, 7, 1000)
+            .syn()
+            .write(&mut whole, &[9u8; 20])
+            .unwrap();
+        let l4 = whole[54..].to_vec(); // 20-byte TCP header + 20 bytes
+        let frag = |from: usize, to: usize, more: bool| {
+            let mut f = whole[..54].to_vec();
+            f[20] = 44; // next header: fragment
+            let plen = (8 + to - from) as u16;
+            f[18..20].copy_from_slice(&plen.to_be_bytes());
+            let fo = from as u16 | u16::from(more);
+            f.extend_from_slice(&[6, 0]);
+            f.extend_from_slice(&fo.to_be_bytes());
+            f.extend_from_slice(&[0, 0, 0, 42]);
+            f.extend_from_slice(&l4[from..to]);
+            f
+        };
+        let syn = Packet::tcp(
+            sa("[2001:db8::5]:1000"),
+            sa("[2001:db8::10]:443"),
+            TcpFlags::SYN,
+        );
+        let r = run_defrag(&[(0, frag(0, 24, true)), (0, frag(24, 40, false))]);
+        assert_eq!(r[0], (Err(Skip::Fragment), false));
+        assert_eq!(r[1], (Ok(syn), true));
+        // A first fragment without the whole TCP header is not queued (RFC 8200 4.5).
+        let r = run_defrag(&[(0, frag(0, 16, true)), (0, frag(16, 40, false))]);
+        assert_eq!(r[1], (Err(Skip::Fragment), false));
+        // IPv6 keeps a queue 60 s.
+        let r = run_defrag(&[
+            (0, frag(0, 24, true)),
+            (59_000_000_000, frag(24, 40, false)),
+        ]);
+        assert_eq!(r[1], (Ok(syn), true));
+    }
+
+    #[test]
+    fn capture_reassembles_fragments_and_rebuilds_the_frame() {
+        let f = v4_frags(9, &[(0, 16, true), (16, 32, false)]);
+        let bytes = pcap_bytes(
+            &[
+                (Duration::new(10, 0), f[0].clone()),
+                (Duration::new(11, 0), f[1].clone()),
+            ],
+            DataLink::ETHERNET,
+        );
+        let cap = parse_capture(&bytes).unwrap();
+        assert_eq!(cap.packets[0].packet, Err(Skip::Fragment));
+        assert!(cap.packets[0].ether.is_some());
+        assert_eq!(
+            cap.packets[1].packet,
+            Ok(Packet::udp(sa("198.51.100.7:5000"), sa("192.0.2.10:53")))
+        );
+        // The card gets a frame rebuilt from the datagram, not the last fragment.
+        assert_eq!(cap.packets[1].ether, None);
+    }
+
     #[test]
     fn raw_ip_link() {
         let full = tcp_v4("S");
@@ -729,6 +1174,21 @@ mod tests {
             f[p] = val;
             let c = cut.index(f.len() + 1);
             let _ = parse_frame(Link::Ethernet, &f[..c]);
+        }
+
+        #[test]
+        fn defrag_never_panics(
+            muts in proptest::collection::vec((0usize..4, any::<prop::sample::Index>(), any::<u8>(), any::<u64>()), 1..12)
+        ) {
+            let base = v4_frags(1, &[(0, 16, true), (16, 24, true), (24, 32, false), (8, 32, false)]);
+            let mut d = Defrag::default();
+            for (i, pos, val, t) in muts {
+                let mut f = base[i].clone();
+                let p = 14 + pos.index(f.len() - 14);
+                f[p] = val;
+                let _ = d.frame(Link::Ethernet, &f, t);
+                let _ = d.frame(Link::RawIp, &f[14..], t);
+            }
         }
 
         #[test]
