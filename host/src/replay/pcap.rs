@@ -238,7 +238,18 @@ struct FragQueue {
 #[derive(Debug, Default)]
 pub struct Defrag {
     queues: std::collections::HashMap<FragKey, FragQueue>,
+    /// Bytes the queues hold (their reassembly buffers).
+    held: usize,
+    /// Capture time of the last sweep for expired queues.
+    swept_ns: u64,
 }
+
+/// Memory for incomplete datagrams, as the kernel's `ipfrag_high_thresh` /
+/// `nf_conntrack_frag6_high_thresh` (4 MiB each): past it a fragment that would start a new
+/// queue is dropped (`inet_frag_find()`). The kernel counts socket-buffer truesize, lvsnic the
+/// reassembly buffers, so the limit is reached later here; what matters is that a capture
+/// full of fragments that never complete cannot grow the replay without bound.
+const FRAG_HIGH_THRESH: usize = 4 << 20;
 
 /// A fragment as read from its IP header.
 struct Fragment<'a> {
@@ -268,6 +279,12 @@ impl Defrag {
         }
     }
 
+    fn remove_queue(&mut self, k: &FragKey) -> Option<FragQueue> {
+        let q = self.queues.remove(k)?;
+        self.held -= q.data.len();
+        Some(q)
+    }
+
     /// Queue a fragment; the rebuilt whole datagram (a raw IP packet) when it is complete.
     fn queue(&mut self, f: Fragment<'_>, t_ns: u64) -> Option<Vec<u8>> {
         let timeout = if f.v6 {
@@ -275,12 +292,33 @@ impl Defrag {
         } else {
             FRAG_TIMEOUT_V4_NS
         };
+        // The kernel's queue timers: at most once per second of capture time, expired queues go.
+        if t_ns >= self.swept_ns.saturating_add(1_000_000_000) {
+            self.swept_ns = t_ns;
+            let mut freed = 0;
+            self.queues.retain(|k, q| {
+                let to = if k.src.is_ipv6() {
+                    FRAG_TIMEOUT_V6_NS
+                } else {
+                    FRAG_TIMEOUT_V4_NS
+                };
+                let live = t_ns < q.created_ns.saturating_add(to);
+                if !live {
+                    freed += q.data.len();
+                }
+                live
+            });
+            self.held -= freed;
+        }
+        if !self.queues.contains_key(&f.key) && self.held > FRAG_HIGH_THRESH {
+            return None;
+        }
         if self
             .queues
             .get(&f.key)
             .is_some_and(|q| t_ns >= q.created_ns.saturating_add(timeout))
         {
-            self.queues.remove(&f.key);
+            self.remove_queue(&f.key);
         }
         let q = self.queues.entry(f.key).or_insert_with(|| FragQueue {
             created_ns: t_ns,
@@ -301,7 +339,7 @@ impl Defrag {
         // Discard the queue (IPv4 `discard_qp`) or only this fragment (IPv6 `goto err`).
         let refuse = |me: &mut Self| {
             if !f.v6 {
-                me.queues.remove(&f.key);
+                me.remove_queue(&f.key);
             }
             None
         };
@@ -316,7 +354,7 @@ impl Defrag {
                 if f.v6 {
                     // RFC 8200: the queue is killed; the fragment goes on unreassembled, and
                     // IPVS sees a fragment (no scheduling for it).
-                    self.queues.remove(&f.key);
+                    self.remove_queue(&f.key);
                     return None;
                 }
                 end &= !7;
@@ -337,7 +375,7 @@ impl Defrag {
             None => q.runs.push((offset, end)),
             Some(le) if le < end => {
                 if offset < le {
-                    self.queues.remove(&f.key); // IPFRAG_OVERLAP
+                    self.remove_queue(&f.key); // IPFRAG_OVERLAP
                     return None;
                 }
                 if offset == le {
@@ -349,7 +387,7 @@ impl Defrag {
             Some(_) => match q.runs.iter().find(|r| offset < r.1 && end > r.0) {
                 Some(r) if offset >= r.0 && end <= r.1 => return None, // IPFRAG_DUP
                 Some(_) => {
-                    self.queues.remove(&f.key); // IPFRAG_OVERLAP
+                    self.remove_queue(&f.key); // IPFRAG_OVERLAP
                     return None;
                 }
                 None => {
@@ -360,6 +398,7 @@ impl Defrag {
             },
         }
         if q.data.len() < end {
+            self.held += end - q.data.len();
             q.data.resize(end, 0);
         }
         q.data[offset..end].copy_from_slice(&f.data[..end - offset]);
@@ -372,7 +411,7 @@ impl Defrag {
         if !(q.first_in && q.last_in && q.meat == q.len) {
             return None;
         }
-        let q = self.queues.remove(&f.key)?;
+        let q = self.remove_queue(&f.key)?;
         let payload = &q.data[..q.len];
         let (src, dst) = (f.key.src, f.key.dst);
         match (src, dst) {
@@ -995,6 +1034,38 @@ mod tests {
         let g = v4_frags(5, &[(16, 32, false)]);
         let r = run_defrag(&[(0, f[0].clone()), (1, g[0].clone())]);
         assert_eq!(r[1], (Err(Skip::Fragment), false));
+    }
+
+    /// Fragments that never complete hold at most `FRAG_HIGH_THRESH` bytes: past it a fragment
+    /// that would start a queue is dropped; expired queues are freed, then datagrams complete
+    /// again.
+    #[test]
+    fn incomplete_datagrams_are_bounded_and_expire() {
+        let dns = Packet::udp(sa("198.51.100.7:5000"), sa("192.0.2.10:53"));
+        let mut d = Defrag::default();
+        // 8 bytes at offset 64,000 each: a 64,008-byte buffer per queue.
+        for id in 0..70u16 {
+            let mut f = v4_frags(id, &[(16, 24, true)]).remove(0);
+            f[20..22].copy_from_slice(&(0x2000u16 | 8000).to_be_bytes());
+            fix_ipv4_checksum(&mut f);
+            assert_eq!(d.frame(Link::Ethernet, &f, 0), (Err(Skip::Fragment), false));
+        }
+        // 66 queues pass 4 MiB; the later fragments start none
+        assert_eq!(d.queues.len(), FRAG_HIGH_THRESH / 64_008 + 1);
+        assert!(d.held > FRAG_HIGH_THRESH);
+        let f = v4_frags(100, &[(0, 16, true), (16, 32, false)]);
+        for x in &f {
+            assert_eq!(d.frame(Link::Ethernet, x, 1), (Err(Skip::Fragment), false));
+        }
+        assert_eq!(d.queues.len(), 66, "no new queue past the threshold");
+        // 30 s later the queues have expired and are freed.
+        let t = 30_000_000_000;
+        assert_eq!(
+            d.frame(Link::Ethernet, &f[0], t),
+            (Err(Skip::Fragment), false)
+        );
+        assert_eq!(d.frame(Link::Ethernet, &f[1], t), (Ok(dns), true));
+        assert_eq!((d.held, d.queues.len()), (0, 0));
     }
 
     #[test]
