@@ -55,6 +55,10 @@ pub enum Skip {
     Truncated,
     /// A header with invalid contents.
     Malformed,
+    /// Not a packet for this host (`skb->pkt_type != PACKET_HOST`): a broadcast or multicast
+    /// Ethernet destination, or a Linux SLL packet type other than "to us" (e.g. "outgoing" in a
+    /// `tcpdump -i any` capture). `ip_vs_in_hook()` lets these pass untouched.
+    NotForHost(&'static str),
 }
 
 impl fmt::Display for Skip {
@@ -69,6 +73,7 @@ impl fmt::Display for Skip {
             Skip::Fragment => f.write_str("IP fragment"),
             Skip::Truncated => f.write_str("truncated"),
             Skip::Malformed => f.write_str("malformed header"),
+            Skip::NotForHost(why) => write!(f, "not addressed to this host ({why})"),
         }
     }
 }
@@ -264,12 +269,45 @@ struct Fragment<'a> {
     data: &'a [u8],
 }
 
+/// Why the kernel would give this frame a `pkt_type` other than `PACKET_HOST`, as far as the
+/// capture shows it (`eth_type_trans()`: the destination MAC's group bit; Linux SLL: the packet
+/// type field). A unicast MAC of another host cannot be told from the capture: it is decided.
+fn not_for_host(link: Link, data: &[u8]) -> Option<&'static str> {
+    match link {
+        Link::Ethernet => {
+            let dst = data.get(..6)?;
+            if dst[0] & 1 == 0 {
+                None
+            } else if dst.iter().all(|&b| b == 0xff) {
+                Some("broadcast")
+            } else {
+                Some("multicast")
+            }
+        }
+        Link::LinuxSll => match u16::from_be_bytes([*data.first()?, *data.get(1)?]) {
+            0 => None,
+            1 => Some("broadcast"),
+            2 => Some("multicast"),
+            3 => Some("to another host"),
+            4 => Some("outgoing"),
+            _ => Some("not to us"),
+        },
+        Link::RawIp | Link::Other(_) => None,
+    }
+}
+
 impl Defrag {
     /// Parse one frame: a whole datagram as [`parse_frame`] does; a fragment is queued and,
     /// when it completes its datagram, the datagram is returned with `true` (the packet then
     /// does not come from this frame's bytes alone).
     pub fn frame(&mut self, link: Link, data: &[u8], t_ns: u64) -> (Result<Packet, Skip>, bool) {
         let r = parse_frame(link, data);
+        // An IP packet IPVS would see, but the stack marks it for someone else.
+        if matches!(r, Ok(_) | Err(Skip::Fragment)) {
+            if let Some(why) = not_for_host(link, data) {
+                return (Err(Skip::NotForHost(why)), false);
+            }
+        }
         if r != Err(Skip::Fragment) {
             return (r, false);
         }
@@ -1034,6 +1072,47 @@ mod tests {
         let g = v4_frags(5, &[(16, 32, false)]);
         let r = run_defrag(&[(0, f[0].clone()), (1, g[0].clone())]);
         assert_eq!(r[1], (Err(Skip::Fragment), false));
+    }
+
+    /// `ip_vs_in_hook()` lets packets with `pkt_type != PACKET_HOST` pass: a broadcast or
+    /// multicast Ethernet destination, an SLL packet that is not "to us" (an "outgoing" one in a
+    /// `tcpdump -i any` capture is the director's own transmission).
+    #[test]
+    fn frames_not_for_this_host_are_not_decided() {
+        let mut d = Defrag::default();
+        let unicast = tcp_v4("S");
+        assert!(d.frame(Link::Ethernet, &unicast, 0).0.is_ok());
+        let mut bcast = unicast.clone();
+        bcast[..6].copy_from_slice(&[0xff; 6]);
+        let mut mcast = unicast.clone();
+        mcast[..6].copy_from_slice(&[0x01, 0x00, 0x5e, 0, 0, 1]);
+        for (f, why) in [(bcast, "broadcast"), (mcast, "multicast")] {
+            assert_eq!(
+                d.frame(Link::Ethernet, &f, 0),
+                (Err(Skip::NotForHost(why)), false)
+            );
+        }
+        // SLL: 16-byte header (packet type, ARPHRD, address length, address, protocol)
+        let sll = |ptype: u16| {
+            let mut f = ptype.to_be_bytes().to_vec();
+            f.extend_from_slice(&[0, 1, 0, 6]);
+            f.extend_from_slice(&MAC_A);
+            f.extend_from_slice(&[0, 0, 0x08, 0x00]);
+            f.extend_from_slice(&unicast[14..]);
+            f
+        };
+        assert!(d.frame(Link::LinuxSll, &sll(0), 0).0.is_ok());
+        for (t, why) in [
+            (1, "broadcast"),
+            (2, "multicast"),
+            (3, "to another host"),
+            (4, "outgoing"),
+        ] {
+            assert_eq!(
+                d.frame(Link::LinuxSll, &sll(t), 0),
+                (Err(Skip::NotForHost(why)), false)
+            );
+        }
     }
 
     /// Fragments that never complete hold at most `FRAG_HIGH_THRESH` bytes: past it a fragment
