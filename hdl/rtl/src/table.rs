@@ -63,9 +63,9 @@
 //! `ev_ready`; the engine does nothing else meanwhile, so no reclaim goes unreported.
 //! The sweep reads its slot in a clock without a lookup. So that a stream with no gaps cannot
 //! starve it, every change of `now` (a tick) adds `sweep_rate` visits to a debt (capped at one
-//! lap) and every visit pays one; while in debt and waiting, the sweep raises `sweep_due` for
-//! one clock (again every 64 clocks while still waiting): the card then skips one input clock,
-//! which reaches the table as a free clock. `sweep_pos` / `sweep_laps` are the position and the
+//! lap) and every visit pays one; while more than a tick's visits behind and waiting, the sweep
+//! raises `sweep_due` for one clock (again every 64 clocks while still waiting): the card then
+//! skips one input clock, which reaches the table as a free clock. `sweep_pos` / `sweep_laps` are the position and the
 //! completed passes (AGING.POS / LAPS).
 //! Stale-dest-generation reclaim is not implemented (no dest-gen input yet).
 //!
@@ -1141,10 +1141,14 @@ impl<const B: usize, const H: usize, const S: usize, const E: usize> Logic
         } else if self.sw_step.val() && (self.sw_credit.q.val() != 0) {
             self.sw_credit.d.next = self.sw_credit.q.val() - 1;
         }
-        // A sweep in debt waiting for a clock without a lookup asks for one (the stream skips a
-        // clock; the gap reaches the table a pipeline later): once, again after 64 clocks.
+        // A sweep more than a tick's visits behind, waiting for a clock without a lookup, asks
+        // for one (the stream skips a clock; the gap reaches the table a pipeline later): once,
+        // again after 64 clocks. One tick of slack: visits in the clocks the stream leaves free
+        // pay a tick's debt without a skipped clock, and a tick change alone never stalls.
         self.sweep_due.next = false;
-        if (self.state.q.val() == 5) && (self.sw_credit.q.val() != 0) {
+        if (self.state.q.val() == 5)
+            && (self.sw_credit.q.val() > bit_cast::<32, 16>(self.sweep_rate.val()))
+        {
             if self.sw_asked.q.val() == 0 {
                 self.sweep_due.next = true;
             }
