@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, ConfigError};
 use crate::model::fwmark::MarkCmd;
-use crate::model::{Decision, Director, IpvsCmd, Packet, Time, Verdict};
+use crate::model::{Director, IpvsCmd, Packet, Time};
 pub use output::Summary;
 use trace::{EventKind, TraceError};
 
@@ -307,18 +307,9 @@ pub fn run_capture(
                 output::write_line(out, n as u64, cp.t(), &d, None).map_err(ReplayError::Output)?;
             }
             Err(skip) => {
-                let d = Decision {
-                    verdict: Verdict::Local,
-                    dest: None,
-                    mark: 0,
-                    by: None,
-                    reason: "not parsed",
-                };
-                let reason = skip.to_string();
-                summary.count(&d);
+                let (d, reason) = summary.skip(skip);
                 output::write_line(out, n as u64, cp.t(), &d, Some(&reason))
                     .map_err(ReplayError::Output)?;
-                *summary.skipped.entry(reason).or_default() += 1;
             }
         }
     }

@@ -87,6 +87,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A capture frame not handed to the model: its decision (`local`, counted like any other)
+    /// and the reason shown on its line, counted by reason too.
+    pub fn skip(&mut self, why: impl std::fmt::Display) -> (Decision, String) {
+        let d = Decision {
+            verdict: Verdict::Local,
+            dest: None,
+            mark: 0,
+            by: None,
+            reason: "not parsed",
+        };
+        let reason = why.to_string();
+        *self.skipped.entry(reason.clone()).or_default() += 1;
+        self.count(&d);
+        (d, reason)
+    }
+
     pub fn count(&mut self, d: &Decision) {
         self.packets += 1;
         match d.verdict {

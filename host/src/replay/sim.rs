@@ -387,22 +387,14 @@ pub fn run_capture_card<D: PacketPort>(
                     through_card(&mut card, &mut director, &p, frame, t, &mut next_id)
                         .map_err(ce)?
                 };
+                summary.count(&dec);
                 (dec, on, None)
             }
             Err(skip) => {
-                let dec = Decision {
-                    verdict: Verdict::Local,
-                    dest: None,
-                    mark: 0,
-                    by: None,
-                    reason: "not parsed",
-                };
-                let reason = skip.to_string();
-                *summary.skipped.entry(reason.clone()).or_default() += 1;
+                let (dec, reason) = summary.skip(skip);
                 (dec, DecidedOn::Host, Some(reason))
             }
         };
-        summary.count(&dec);
         if let Some(v) = decisions.as_deref_mut() {
             v.push((n, dec, on));
         }
