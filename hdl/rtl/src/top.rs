@@ -1904,6 +1904,33 @@ mod tests {
             self.u.s_valid.next = false;
             self.u.s_last.next = false;
         }
+        /// Write dest 5 (10.0.0.1:80) by its raw command words and ring the doorbell, without
+        /// waiting: the MMIO command path as the driver drives it.
+        fn write_dest5(&mut self) {
+            let mut cmdw = [0u32; 16];
+            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
+            cmdw[1] = 5;
+            cmdw[2..10].copy_from_slice(&[
+                0x0a00_0001,
+                0,
+                0,
+                0,
+                80,
+                0x0000_011b,
+                0x3344_5566,
+                0x1122,
+            ]);
+            for (i, w) in cmdw.iter().enumerate() {
+                self.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
+            }
+            self.write(cmd::BASE + cmd::DOORBELL, 1);
+        }
+        /// `TIME.TICK = t`, the tick counter stopped (the tests step it).
+        fn set_tick(&mut self, t: u32) {
+            use lvsnic_abi::regs::time;
+            self.write(time::BASE + time::TICK, t);
+            self.write(time::BASE + time::TICK_CTRL, 0);
+        }
         /// Run one MMIO command; (status code, RESULT_INDEX, RESULT words).
         fn command(&mut self, c: &lvsnic_abi::Command) -> (u32, u32, Vec<u32>) {
             for (i, w) in c.encode().iter().enumerate() {
@@ -1974,24 +2001,7 @@ mod tests {
             tb.write(evq::BASE + ring::CTRL, 3);
             tb.write(ctrl::BASE + ctrl::CONTROL, 1);
             // a dest entry through the MMIO command interface
-            let dest_img = [
-                0x0a00_0001u32,
-                0,
-                0,
-                0,
-                80,
-                0x0000_011b,
-                0x3344_5566,
-                0x1122,
-            ];
-            let mut cmdw = [0u32; 16];
-            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
-            cmdw[1] = 5;
-            cmdw[2..10].copy_from_slice(&dest_img);
-            for (i, w) in cmdw.iter().enumerate() {
-                tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
-            }
-            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            tb.write_dest5();
             tb.clk();
             tb.clk();
             let status = tb.read(cmd::BASE + cmd::STATUS);
@@ -2068,31 +2078,8 @@ mod tests {
             use lvsnic_abi::{Command, ConnEntry, FwdMethod, TableEntry};
             let mut tb = Tb::new();
             tb.write(ctrl::BASE + ctrl::CONTROL, 1);
-            tb.write(
-                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK,
-                1000,
-            );
-            tb.write(
-                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK_CTRL,
-                0,
-            );
-            let mut cmdw = [0u32; 16];
-            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
-            cmdw[1] = 5;
-            cmdw[2..10].copy_from_slice(&[
-                0x0a00_0001,
-                0,
-                0,
-                0,
-                80,
-                0x0000_011b,
-                0x3344_5566,
-                0x1122,
-            ]);
-            for (i, w) in cmdw.iter().enumerate() {
-                tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
-            }
-            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            tb.set_tick(1000);
+            tb.write_dest5();
             let key = FlowKey {
                 proto: 6,
                 caddr: "10.1.2.3".parse().unwrap(),
@@ -2179,31 +2166,8 @@ mod tests {
             tb.write(evq::BASE + ring::LOG_SIZE, 5);
             tb.write(evq::BASE + ring::CTRL, 1);
             tb.write(ctrl::BASE + ctrl::CONTROL, 1);
-            tb.write(
-                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK,
-                1000,
-            );
-            tb.write(
-                lvsnic_abi::regs::time::BASE + lvsnic_abi::regs::time::TICK_CTRL,
-                0,
-            );
-            let mut cmdw = [0u32; 16];
-            cmdw[0] = lvsnic_abi::Opcode::Write as u32 | (TableId::Dest as u32) << 8;
-            cmdw[1] = 5;
-            cmdw[2..10].copy_from_slice(&[
-                0x0a00_0001,
-                0,
-                0,
-                0,
-                80,
-                0x0000_011b,
-                0x3344_5566,
-                0x1122,
-            ]);
-            for (i, w) in cmdw.iter().enumerate() {
-                tb.write(cmd::BASE + cmd::DATA + 4 * i as u32, *w);
-            }
-            tb.write(cmd::BASE + cmd::DOORBELL, 1);
+            tb.set_tick(1000);
+            tb.write_dest5();
             let conn = |proto: u8, cport: u16, vport: u16, ops: bool, ev_next: bool| ConnEntry {
                 key: FlowKey {
                     proto,
