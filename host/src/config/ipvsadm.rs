@@ -68,6 +68,48 @@ pub fn parse_command(line: &str) -> Result<Option<IpvsCmd>, String> {
     Parser::default().run(&words).map(Some)
 }
 
+/// Parse an `ipvsadm` invocation of a trace: as [`parse_command`], and also the invocations
+/// that change nothing the model decides with — listing (`-L`/`-l` with its display options,
+/// `-S`, `-h`, `-v`) and the connection-sync daemon (`--start-daemon`/`--stop-daemon` with
+/// their options; §13 is not modelled, and a director's own decisions do not depend on it) —
+/// which are `Ok(None)`. A rules file refuses those (`ipvsadm -R` input holds table commands).
+pub fn parse_trace_command(line: &str) -> Result<Option<IpvsCmd>, String> {
+    let mut words = tokenize(line)?;
+    if words.first().map(String::as_str) == Some("ipvsadm") {
+        words.remove(0);
+        if words.is_empty() {
+            // `ipvsadm` alone lists the table.
+            return Ok(None);
+        }
+    }
+    let mut scan = Scanner::new(&words);
+    let first = match scan.next_item()? {
+        Some(Item::Opt(shown, Opt::Unsupported(kind), _)) => (shown, kind),
+        _ => return parse_command(line),
+    };
+    let allowed = |k: NoEffect| match first.1 {
+        NoEffect::Show => k == NoEffect::Display,
+        NoEffect::Daemon => k == NoEffect::DaemonOpt,
+        _ => false,
+    };
+    if !matches!(first.1, NoEffect::Show | NoEffect::Daemon) {
+        return Err(format!("option `{}' is not supported in a trace", first.0));
+    }
+    while let Some(item) = scan.next_item()? {
+        match item {
+            Item::Opt(_, Opt::Unsupported(k), _) if allowed(k) => {}
+            // `-L -t VIP:PORT` lists one service.
+            Item::Opt(_, Opt::Tcp | Opt::Udp | Opt::Sctp | Opt::Fwmark | Opt::Ipv6, _)
+                if first.1 == NoEffect::Show => {}
+            Item::Opt(shown, _, _) => {
+                return Err(format!("illegal option `{shown}' with `{}'", first.0))
+            }
+            Item::Arg(a) => return Err(format!("unexpected argument {a}")),
+        }
+    }
+    Ok(None)
+}
+
 /// Split a line into words like a shell would for these simple cases: white space separates,
 /// `'...'` and `"..."` group, `\` escapes the next character (outside single quotes), and an
 /// unquoted word starting with `#` begins a comment.
@@ -266,7 +308,23 @@ enum Opt {
     TunCsum,
     TunRemCsum,
     /// Listing, save/restore, daemon and help options: meaningless in a rules file.
-    Unsupported,
+    Unsupported(NoEffect),
+}
+
+/// The options of ipvsadm invocations that change nothing the model decides with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NoEffect {
+    /// `-L`/`-l`, `-S`, `-h`, `-v`: print, change nothing.
+    Show,
+    /// `--start-daemon`/`--stop-daemon`: connection synchronisation (§13), not modelled; a
+    /// director's own decisions do not depend on it.
+    Daemon,
+    /// Modifiers of a listing (`-n`, `-c`, `--stats`, ...).
+    Display,
+    /// Modifiers of a daemon command (`--mcast-interface`, `--syncid`, ...).
+    DaemonOpt,
+    /// `-R`: reads a rules file from standard input (a trace has none).
+    Restore,
 }
 
 /// popt's option table of ipvsadm (`parse_options()`): long name, short name, argument, meaning.
@@ -285,8 +343,18 @@ const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
         Opt::Command(Cmd::Del),
     ),
     ("clear", Some('C'), Arg::None, Opt::Command(Cmd::Flush)),
-    ("list", Some('L'), Arg::None, Opt::Unsupported),
-    ("list", Some('l'), Arg::None, Opt::Unsupported),
+    (
+        "list",
+        Some('L'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Show),
+    ),
+    (
+        "list",
+        Some('l'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Show),
+    ),
     ("zero", Some('Z'), Arg::None, Opt::Command(Cmd::Zero)),
     (
         "add-server",
@@ -307,12 +375,42 @@ const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
         Opt::Command(Cmd::DelDest),
     ),
     ("set", None, Arg::None, Opt::Command(Cmd::Timeout)),
-    ("help", Some('h'), Arg::None, Opt::Unsupported),
-    ("version", Some('v'), Arg::None, Opt::Unsupported),
-    ("restore", Some('R'), Arg::None, Opt::Unsupported),
-    ("save", Some('S'), Arg::None, Opt::Unsupported),
-    ("start-daemon", None, Arg::Required, Opt::Unsupported),
-    ("stop-daemon", None, Arg::Required, Opt::Unsupported),
+    (
+        "help",
+        Some('h'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Show),
+    ),
+    (
+        "version",
+        Some('v'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Show),
+    ),
+    (
+        "restore",
+        Some('R'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Restore),
+    ),
+    (
+        "save",
+        Some('S'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Show),
+    ),
+    (
+        "start-daemon",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::Daemon),
+    ),
+    (
+        "stop-daemon",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::Daemon),
+    ),
     ("tcp-service", Some('t'), Arg::Required, Opt::Tcp),
     ("udp-service", Some('u'), Arg::Required, Opt::Udp),
     ("sctp-service", None, Arg::Required, Opt::Sctp),
@@ -327,28 +425,108 @@ const OPTIONS: &[(&str, Option<char>, Arg, Opt)] = &[
     ("weight", Some('w'), Arg::Required, Opt::Weight),
     ("u-threshold", Some('x'), Arg::Required, Opt::UThresh),
     ("l-threshold", Some('y'), Arg::Required, Opt::LThresh),
-    ("numeric", Some('n'), Arg::None, Opt::Unsupported),
-    ("connection", Some('c'), Arg::None, Opt::Unsupported),
-    ("mcast-interface", None, Arg::Required, Opt::Unsupported),
-    ("syncid", None, Arg::Required, Opt::Unsupported),
-    ("timeout", None, Arg::None, Opt::Unsupported),
-    ("daemon", None, Arg::None, Opt::Unsupported),
-    ("stats", None, Arg::None, Opt::Unsupported),
-    ("rate", None, Arg::None, Opt::Unsupported),
-    ("thresholds", None, Arg::None, Opt::Unsupported),
-    ("persistent-conn", None, Arg::None, Opt::Unsupported),
-    ("nosort", None, Arg::None, Opt::Unsupported),
-    ("sort", None, Arg::None, Opt::Unsupported),
-    ("exact", Some('X'), Arg::None, Opt::Unsupported),
+    (
+        "numeric",
+        Some('n'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    (
+        "connection",
+        Some('c'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    (
+        "mcast-interface",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::DaemonOpt),
+    ),
+    (
+        "syncid",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::DaemonOpt),
+    ),
+    (
+        "timeout",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    (
+        "daemon",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    (
+        "stats",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    ("rate", None, Arg::None, Opt::Unsupported(NoEffect::Display)),
+    (
+        "thresholds",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    (
+        "persistent-conn",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    (
+        "nosort",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
+    ("sort", None, Arg::None, Opt::Unsupported(NoEffect::Display)),
+    (
+        "exact",
+        Some('X'),
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
     ("ipv6", Some('6'), Arg::None, Opt::Ipv6),
     ("ops", Some('o'), Arg::None, Opt::Ops),
     ("pe", None, Arg::Required, Opt::Pe),
     ("sched-flags", Some('b'), Arg::Required, Opt::SchedFlags),
-    ("mcast-group", None, Arg::Required, Opt::Unsupported),
-    ("mcast-port", None, Arg::Required, Opt::Unsupported),
-    ("mcast-ttl", None, Arg::Required, Opt::Unsupported),
-    ("sync-maxlen", None, Arg::Required, Opt::Unsupported),
-    ("tun-info", None, Arg::None, Opt::Unsupported),
+    (
+        "mcast-group",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::DaemonOpt),
+    ),
+    (
+        "mcast-port",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::DaemonOpt),
+    ),
+    (
+        "mcast-ttl",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::DaemonOpt),
+    ),
+    (
+        "sync-maxlen",
+        None,
+        Arg::Required,
+        Opt::Unsupported(NoEffect::DaemonOpt),
+    ),
+    (
+        "tun-info",
+        None,
+        Arg::None,
+        Opt::Unsupported(NoEffect::Display),
+    ),
     ("tun-type", None, Arg::Required, Opt::TunType),
     ("tun-port", None, Arg::Required, Opt::TunPort),
     ("tun-nocsum", None, Arg::None, Opt::TunNoCsum),
@@ -703,13 +881,13 @@ impl Parser {
     /// One option, as the `switch` in ipvsadm `parse_options()`.
     fn option(&mut self, shown: &str, opt: Opt, value: Option<String>) -> Result<(), String> {
         let v = value.clone().unwrap_or_default();
-        if self.cmd.is_none() && !matches!(opt, Opt::Command(_) | Opt::Unsupported) {
+        if self.cmd.is_none() && !matches!(opt, Opt::Command(_) | Opt::Unsupported(_)) {
             return Err(format!(
                 "the first option must be a command (-A, -E, -D, -C, -a, -e, -d, -Z or --set), not `{shown}'"
             ));
         }
         match opt {
-            Opt::Unsupported => {
+            Opt::Unsupported(_) => {
                 return Err(format!("option `{shown}' is not supported in a rules file"));
             }
             Opt::Command(c) => {

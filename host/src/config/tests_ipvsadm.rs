@@ -1,7 +1,7 @@
 //! Tests of the ipvsadm rules parser and of `save` (spec §12.1, §12.3, §6.4, §10, §11).
 //! Expected values are written by hand from ipvsadm.c / the spec, never computed by the code.
 
-use super::ipvsadm::{parse_command, parse_rules};
+use super::ipvsadm::{parse_command, parse_rules, parse_trace_command};
 use super::libc::{inet_aton, inet_ntop6, string_to_number};
 use super::save::save;
 use crate::model::{
@@ -1219,4 +1219,54 @@ fn s12_3_save_sort_is_glibc_msort() {
         order(&[c, b, a]),
         ["192.0.0.0:80", "0.0.0.0:80", "96.0.0.0:80"]
     );
+}
+
+/// A trace may list the table or start the sync daemon between events (as a shell script
+/// around the kernel would): those change nothing; table commands parse as in a rules file,
+/// and anything else is still an error naming the option.
+#[test]
+fn trace_accepts_invocations_that_change_nothing() {
+    for l in [
+        "ipvsadm",
+        "-L",
+        "-Ln",
+        "ipvsadm -l -n -c",
+        "-L -n --stats -t 192.0.2.10:80",
+        "-L -n --rate --exact --sort",
+        "-S -n",
+        "-h",
+        "--version",
+        "--start-daemon master --mcast-interface eth0 --syncid 5",
+        "--stop-daemon backup",
+    ] {
+        assert_eq!(parse_trace_command(l), Ok(None), "{l}");
+        // ... which a rules file still refuses.
+        if l != "ipvsadm" {
+            assert!(parse_command(l).is_err(), "{l}");
+        }
+    }
+    assert_eq!(
+        parse_trace_command("-A -t 192.0.2.10:80 -s rr"),
+        parse_command("-A -t 192.0.2.10:80 -s rr")
+    );
+    assert!(parse_trace_command("-A -t 192.0.2.10:80 -s rr")
+        .unwrap()
+        .is_some());
+    for (l, msg) in [
+        ("-R", "option `-R' is not supported in a trace"),
+        ("-L -n -s rr", "illegal option `-s' with `-L'"),
+        ("-L -A", "illegal option `-A' with `-L'"),
+        ("-L -n extra", "unexpected argument extra"),
+        (
+            "--start-daemon master -n",
+            "illegal option `-n' with `--start-daemon'",
+        ),
+        ("-L --bogus", "unknown option `--bogus'"),
+        (
+            "-A -t 1.2.3.4:80 -n",
+            "option `-n' is not supported in a rules file",
+        ),
+    ] {
+        assert_eq!(parse_trace_command(l), Err(msg.to_string()), "{l}");
+    }
 }

@@ -190,7 +190,7 @@ pub(crate) fn prepare(
     for ev in events {
         let step = match &ev.kind {
             EventKind::Packet(p) => Step::Packet(*p),
-            EventKind::Ipvsadm(cmd) => match config::ipvsadm::parse_command(cmd) {
+            EventKind::Ipvsadm(cmd) => match config::ipvsadm::parse_trace_command(cmd) {
                 Ok(Some(c)) => Step::Ipvs(c),
                 Ok(None) => Step::Nothing,
                 Err(m) => return Err(err(ev.line, format!("ipvsadm `{cmd}`: {m}")).into()),
