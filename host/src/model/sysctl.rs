@@ -47,6 +47,33 @@ impl Sysctls {
         "conntrack",
     ];
 
+    /// Sysctls of `/proc/sys/net/ipv4/vs/` that change nothing the model decides (statistics,
+    /// connection sync (§13, not modelled), ICMP/PMTU/tunnel handling of packets the model does
+    /// not see, memory thresholds, schedulers lvsnic refuses): accepted, as an integer, and
+    /// ignored, so that a trace written for a real director replays.
+    pub const NO_EFFECT: &'static [&'static str] = &[
+        "amemthresh",
+        "am_droprate",
+        "snat_reroute",
+        "sync_version",
+        "sync_ports",
+        "sync_persist_mode",
+        "sync_qlen_max",
+        "sync_sock_size",
+        "sync_refresh_period",
+        "sync_retries",
+        "nat_icmp_send",
+        "pmtu_disc",
+        "backup_only",
+        "schedule_icmp",
+        "ignore_tunneled",
+        "run_estimation",
+        "est_nice",
+        "debug_level",
+        "lblc_expiration",
+        "lblcr_expiration",
+    ];
+
     /// Set one value from `NAME=VALUE` text. Unknown names and out-of-range values are errors
     /// (the kernel's `proc_dointvec` would accept any int for the booleans; we refuse what would
     /// silently mean something else).
@@ -56,6 +83,31 @@ impl Sysctls {
             .strip_prefix("net.ipv4.vs.")
             .or_else(|| name.strip_prefix("/proc/sys/net/ipv4/vs/"))
             .unwrap_or(name);
+        // Values that are not one integer: `sync_threshold` (two), `est_cpulist` (a CPU list).
+        match short {
+            "sync_threshold" => {
+                let n: Vec<&str> = value.split_whitespace().collect();
+                if n.len() != 2 || n.iter().any(|x| x.parse::<i64>().is_err()) {
+                    return Err(ModelError::Invalid(format!(
+                        "sysctl sync_threshold: value {value:?} is not two integers"
+                    )));
+                }
+                return Ok(());
+            }
+            "est_cpulist" => {
+                let ok = value.trim().split(',').all(|r| {
+                    let mut ends = r.split('-');
+                    ends.all(|e| e.parse::<u32>().is_ok()) && r.split('-').count() <= 2
+                });
+                if !ok {
+                    return Err(ModelError::Invalid(format!(
+                        "sysctl est_cpulist: value {value:?} is not a CPU list"
+                    )));
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         let v: i64 = value.trim().parse().map_err(|_| {
             ModelError::Invalid(format!("sysctl {short}: value {value:?} is not an integer"))
         })?;
@@ -83,10 +135,22 @@ impl Sysctls {
             "sloppy_sctp" => self.sloppy_sctp = boolean(v)?,
             "cache_bypass" => self.cache_bypass = boolean(v)?,
             "conntrack" => self.conntrack = boolean(v)?,
+            "drop_entry" | "drop_packet" | "secure_tcp" => {
+                // The defence modes (§14): 1 and 2 act only while free memory is below
+                // `amemthresh` (`update_defense_level()`), which a director with memory to spare
+                // never is; 3 is always on, and not modelled.
+                if !(0..=2).contains(&v) {
+                    return Err(ModelError::Invalid(format!(
+                        "sysctl {short}: value {v} is not modelled (0..2: on only under memory pressure, which the model never is in; 3 = always on is not supported)"
+                    )));
+                }
+            }
+            _ if Self::NO_EFFECT.contains(&short) => {}
             _ => {
                 return Err(ModelError::Invalid(format!(
-                    "unknown sysctl {name:?} (known: {})",
-                    Self::NAMES.join(", ")
+                    "unknown sysctl {name:?} (known: {}; accepted without effect on decisions: drop_entry, drop_packet, secure_tcp (0..2), {}, sync_threshold, est_cpulist)",
+                    Self::NAMES.join(", "),
+                    Self::NO_EFFECT.join(", ")
                 )))
             }
         }
@@ -99,5 +163,66 @@ impl Sysctls {
             .split_once('=')
             .ok_or_else(|| ModelError::Invalid(format!("sysctl {text:?}: expected NAME=VALUE")))?;
         self.set(n, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> Result<Sysctls, String> {
+        let mut s = Sysctls::default();
+        s.set_assignment(text).map(|_| s).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn decision_sysctls_are_set_with_their_ranges() {
+        assert!(set("expire_nodest_conn=1").unwrap().expire_nodest_conn);
+        assert!(
+            set("net.ipv4.vs.expire_quiescent_template=1")
+                .unwrap()
+                .expire_quiescent_template
+        );
+        assert_eq!(set("conn_reuse_mode=3").unwrap().conn_reuse_mode, 3);
+        assert!(set("conn_reuse_mode=4").unwrap_err().contains("not 0..3"));
+        assert!(set("sloppy_tcp=2").unwrap_err().contains("not 0 or 1"));
+        assert!(set("sloppy_tcp=yes")
+            .unwrap_err()
+            .contains("not an integer"));
+        assert!(set("sloppy_tcp")
+            .unwrap_err()
+            .contains("expected NAME=VALUE"));
+    }
+
+    /// Sysctls a trace for a real director may set that decide nothing here change nothing
+    /// (and are still checked); an unknown name and an always-on defence mode are errors.
+    #[test]
+    fn sysctls_without_effect_are_accepted_and_change_nothing() {
+        for a in [
+            "run_estimation=0",
+            "net.ipv4.vs.sync_version=1",
+            "/proc/sys/net/ipv4/vs/amemthresh=2048",
+            "schedule_icmp=1",
+            "backup_only=0",
+            "drop_entry=1",
+            "drop_packet=2",
+            "secure_tcp=0",
+            "sync_threshold=3 50",
+            "est_cpulist=0-1,3",
+        ] {
+            assert_eq!(set(a), Ok(Sysctls::default()), "{a}");
+        }
+        assert!(set("secure_tcp=3").unwrap_err().contains("not modelled"));
+        assert!(set("drop_entry=3").unwrap_err().contains("not modelled"));
+        assert!(set("sync_threshold=3")
+            .unwrap_err()
+            .contains("two integers"));
+        assert!(set("est_cpulist=a-b").unwrap_err().contains("CPU list"));
+        assert!(set("run_estimation=x")
+            .unwrap_err()
+            .contains("not an integer"));
+        assert!(set("no_such_knob=1")
+            .unwrap_err()
+            .contains("unknown sysctl"));
     }
 }
