@@ -56,6 +56,7 @@ scenarios!(
     edge_cases,
     quiesce,
     client_port_zero,
+    ctl_midstream,
 );
 
 #[test]
