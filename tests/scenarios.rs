@@ -57,6 +57,7 @@ scenarios!(
     quiesce,
     client_port_zero,
     persist_dport_zero,
+    ctl_midstream,
 );
 
 #[test]

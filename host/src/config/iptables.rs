@@ -210,9 +210,7 @@ pub fn parse_command(line: &str, af: Af) -> Result<MarkCmd, String> {
     }
     match parse_args(&toks, af, false)? {
         Parsed::Cmd(c) => Ok(c),
-        Parsed::NewChain(_) => Err(
-            "unsupported command -N in a single command (declare chains in the rules file)".into(),
-        ),
+        Parsed::NewChain(chain) => Ok(MarkCmd::NewChain { chain, af }),
     }
 }
 
@@ -277,6 +275,8 @@ enum CmdKind {
     Delete,
     Flush,
     New,
+    Replace,
+    DeleteChain,
 }
 
 /// Targets of iptables/xtables other than the supported ones: named in the error.
@@ -567,7 +567,7 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
                 table_seen = true;
             }
             "-A" | "--append" | "-I" | "--insert" | "-D" | "--delete" | "-F" | "--flush" | "-N"
-            | "--new-chain" => {
+            | "--new-chain" | "-R" | "--replace" | "-X" | "--delete-chain" => {
                 if cmd.is_some() {
                     return Err(format!("more than one command (`{t}`)"));
                 }
@@ -576,12 +576,14 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
                     "-I" | "--insert" => CmdKind::Insert,
                     "-D" | "--delete" => CmdKind::Delete,
                     "-F" | "--flush" => CmdKind::Flush,
+                    "-R" | "--replace" => CmdKind::Replace,
+                    "-X" | "--delete-chain" => CmdKind::DeleteChain,
                     _ => CmdKind::New,
                 };
-                if kind == CmdKind::New && !restore {
-                    return Err("unsupported command -N in a single command (declare chains in the rules file)".into());
+                if matches!(kind, CmdKind::Replace | CmdKind::DeleteChain) && restore {
+                    return Err(format!("unsupported command `{t}` in iptables-save text"));
                 }
-                let chain = if kind == CmdKind::Flush {
+                let chain = if matches!(kind, CmdKind::Flush | CmdKind::DeleteChain) {
                     match toks.get(i + 1) {
                         Some(c) if !c.starts_with('-') && c != "!" => {
                             i += 1;
@@ -592,8 +594,20 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
                 } else {
                     next(&mut i, t)?
                 };
-                if !(kind == CmdKind::Flush && chain.is_empty()) {
+                if !(matches!(kind, CmdKind::Flush | CmdKind::DeleteChain) && chain.is_empty()) {
                     check_chain_name(&chain)?;
+                }
+                if kind == CmdKind::Replace {
+                    // iptables: `-R chain rulenum rule-specification`, the number is required.
+                    let n = toks
+                        .get(i + 1)
+                        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                        .ok_or("-R requires a rule number")?;
+                    num = Some(n.parse().map_err(|_| format!("bad rule number `{n}`"))?);
+                    if num == Some(0) {
+                        return Err("invalid rule number `0` (rules are numbered from 1)".into());
+                    }
+                    i += 1;
                 }
                 if matches!(kind, CmdKind::Insert | CmdKind::Delete) {
                     if let Some(n) = toks
@@ -611,9 +625,8 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
                 }
                 cmd = Some((kind, chain));
             }
-            "-P" | "--policy" | "-X" | "--delete-chain" | "-R" | "--replace" | "-Z" | "--zero"
-            | "-L" | "--list" | "-S" | "--list-rules" | "-E" | "--rename-chain" | "-C"
-            | "--check" => {
+            "-P" | "--policy" | "-Z" | "--zero" | "-L" | "--list" | "-S" | "--list-rules"
+            | "-E" | "--rename-chain" | "-C" | "--check" => {
                 return Err(format!("unsupported command `{t}`"));
             }
             "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst" => {
@@ -879,7 +892,7 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
                 .into(),
         );
     }
-    let (kind, chain) = cmd.ok_or("no command (-A, -I, -D or -F)")?;
+    let (kind, chain) = cmd.ok_or("no command (-A, -I, -D, -R, -F, -N or -X)")?;
     if b.target_mark && !b.mark_op {
         return Err("MARK: one of --set-xmark, --{and,or,xor,set}-mark is required".into());
     }
@@ -909,7 +922,7 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
     if b.multi.is_some() && !proto_ok(&[6, 17, 132, 136, 33]) {
         return Err("multiport needs `-p tcp|udp|udplite|dccp|sctp` (not inverted)".into());
     }
-    let rule_cmd = matches!(kind, CmdKind::Append | CmdKind::Insert)
+    let rule_cmd = matches!(kind, CmdKind::Append | CmdKind::Insert | CmdKind::Replace)
         || (kind == CmdKind::Delete && num.is_none());
     if !rule_cmd && rule_opts {
         return Err("rule options are not allowed with this command".into());
@@ -931,6 +944,15 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
             af,
         }),
         CmdKind::New => Parsed::NewChain(chain),
+        CmdKind::Replace => Parsed::Cmd(MarkCmd::Replace {
+            chain,
+            num: num.expect("-R has a number"),
+            rule,
+        }),
+        CmdKind::DeleteChain => Parsed::Cmd(MarkCmd::DeleteChain {
+            chain: if chain.is_empty() { None } else { Some(chain) },
+            af,
+        }),
     })
 }
 
@@ -1141,7 +1163,9 @@ COMMIT
             "-t mangle -A PREROUTING -p tcp -m multiport --dports 90:80 -j ACCEPT",
             "-t mangle -A PREROUTING -p tcp -m multiport --dports :80 -j ACCEPT",
             "-t mangle -A PREROUTING -p tcp -m multiport --sports 1024: -j ACCEPT",
-            "-t mangle -N LVS",
+            "-t mangle -R PREROUTING -j ACCEPT",
+            "-t mangle -R PREROUTING 0 -j ACCEPT",
+            "-t mangle -X LVS -j ACCEPT",
             "-t mangle -P PREROUTING DROP",
             "-t mangle",
         ] {
@@ -1157,6 +1181,41 @@ COMMIT
         assert_eq!(a, b);
     }
 
+    /// Chain and rule management in single commands (trace events): `-R CHAIN num rule`
+    /// replaces rule `num` in place; `-N` makes a user chain, `-X` deletes an empty,
+    /// unreferenced one (libiptc refuses the others, and the state is unchanged).
+    #[test]
+    fn replace_new_chain_delete_chain_commands() {
+        let mut r = MarkRules::default();
+        let cmd = |l: &str| parse_command(&format!("iptables -t mangle {l}"), Af::Inet).unwrap();
+        let pkt = tcp("203.0.113.5:40000", "192.0.2.10:80");
+        r.apply(cmd("-A PREROUTING -p tcp -j MARK --set-mark 1"))
+            .unwrap();
+        r.apply(cmd("-A PREROUTING -p udp -j MARK --set-mark 9"))
+            .unwrap();
+        assert_eq!(r.mark(&pkt), 1);
+        r.apply(cmd("-R PREROUTING 1 -p tcp -j MARK --set-mark 2"))
+            .unwrap();
+        assert_eq!(r.mark(&pkt), 2);
+        assert_eq!(r.rules(Af::Inet, "PREROUTING").unwrap().len(), 2);
+        assert!(r.apply(cmd("-R PREROUTING 3 -j ACCEPT")).is_err());
+        // A user chain made mid-stream, jumped to, then taken apart again.
+        r.apply(cmd("-N LVS")).unwrap();
+        assert!(r.apply(cmd("-N LVS")).is_err());
+        r.apply(cmd("-A LVS -j MARK --set-mark 7")).unwrap();
+        r.apply(cmd("-R PREROUTING 1 -p tcp -j LVS")).unwrap();
+        assert_eq!(r.mark(&pkt), 7);
+        assert!(r.apply(cmd("-X LVS")).is_err(), "not empty");
+        r.apply(cmd("-F LVS")).unwrap();
+        assert!(r.apply(cmd("-X LVS")).is_err(), "referenced");
+        r.apply(cmd("-D PREROUTING 1")).unwrap();
+        assert!(r.apply(cmd("-X PREROUTING")).is_err());
+        r.apply(cmd("-X")).unwrap();
+        assert!(r.rules(Af::Inet, "LVS").is_none());
+        assert!(r.apply(cmd("-A LVS -j ACCEPT")).is_err());
+        assert_eq!(r.mark(&pkt), 0);
+    }
+
     /// Words iptables commands are made of, for the token-soup fuzz.
     const WORDS: &[&str] = &[
         "-A",
@@ -1164,6 +1223,8 @@ COMMIT
         "-D",
         "-F",
         "-N",
+        "-R",
+        "-X",
         "-t",
         "mangle",
         "PREROUTING",

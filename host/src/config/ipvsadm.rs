@@ -1073,8 +1073,8 @@ impl Parser {
         Ok(())
     }
 
-    /// `-A`/`-E`: `process_options()` checks, then what the kernel would refuse
-    /// (unknown scheduler / persistence engine).
+    /// `-A`/`-E`: `process_options()` checks, then what lvsnic does not model (a few kernel
+    /// schedulers) and the persistence engine name (only `sip` exists).
     fn service_conf(&self, sched_flags: u32) -> Result<ServiceConf, String> {
         if self.fwmark == 0 && self.port == 0 && !self.persistent {
             return Err("Zero port specified for non-persistent service".into());
@@ -1087,15 +1087,12 @@ impl Parser {
         } else {
             self.sched.as_str()
         };
-        if !SCHEDULERS.contains(&sched) {
-            if UNSUPPORTED_SCHEDULERS.contains(&sched) {
-                return Err(format!(
-                    "scheduler `{sched}' is not supported by lvsnic (supported: {})",
-                    SCHEDULERS.join(", ")
-                ));
-            }
+        // A scheduler the kernel has but lvsnic does not model is refused here; any other
+        // unknown name goes on to the model, which refuses it as `ip_vs_add_service()` /
+        // `ip_vs_edit_service()` do (ENOENT, nothing changed).
+        if !SCHEDULERS.contains(&sched) && UNSUPPORTED_SCHEDULERS.contains(&sched) {
             return Err(format!(
-                "Scheduler or persistence engine not found: no scheduler `{sched}' (supported: {})",
+                "scheduler `{sched}' is not supported by lvsnic (supported: {})",
                 SCHEDULERS.join(", ")
             ));
         }
@@ -1124,8 +1121,7 @@ impl Parser {
         })
     }
 
-    /// `-a`/`-e`: `process_options()` checks, `tunnel_opt_check()`, then the kernel's
-    /// threshold check.
+    /// `-a`/`-e`: `process_options()` checks and `tunnel_opt_check()`.
     fn dest_conf(&self) -> Result<DestConf, String> {
         let mut port = self.dest_port;
         if self.fwmark == 0 && matches!(self.fwd, FwdMethod::Tunnel | FwdMethod::Route) {
@@ -1145,12 +1141,8 @@ impl Parser {
             return Err("Tunnel options conflict with forward method".into());
         }
         self.tunnel_opt_check()?;
-        if self.l_threshold > self.u_threshold {
-            return Err(format!(
-                "lower threshold {} is higher than upper threshold {}: Numerical result out of range (kernel ERANGE)",
-                self.l_threshold, self.u_threshold
-            ));
-        }
+        // l_threshold > u_threshold is not ipvsadm's check but the kernel's (ERANGE from
+        // `ip_vs_add_dest()` / `ip_vs_edit_dest()`): the model refuses it.
         let csum = if self.tun_remcsum {
             TunCsum::RemCsum
         } else if self.tun_csum {

@@ -342,7 +342,17 @@ fn s12_1_scheduler_names() {
             "{s}"
         );
     }
-    assert!(err("-A -t 1.2.3.4:80 -s bogus").contains("Scheduler or persistence engine not found"));
+    // An unknown name is the kernel's ENOENT: ipvsadm sends it, the model refuses it (so a
+    // trace goes on with the state unchanged).
+    let bogus = cmd("-A -t 1.2.3.4:80 -s bogus");
+    let e = crate::model::Director::new()
+        .apply(crate::model::Time::ZERO, &bogus)
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Scheduler or persistence engine not found"),
+        "{e}"
+    );
     assert_eq!(add_svc("-A -t 1.2.3.4:80 -s ''").scheduler, "wlc");
 }
 
@@ -441,8 +451,22 @@ fn s12_1_weight_and_thresholds() {
     let d = add_dest("-a -t 1.2.3.4:80 -r 10.0.0.1 --u-threshold 2147483647");
     assert_eq!(d.u_threshold, 2_147_483_647);
     assert!(err("-a -t 1.2.3.4:80 -r 10.0.0.1 -x 2147483648").contains("illegal u_threshold"));
-    assert!(err("-a -t 1.2.3.4:80 -r 10.0.0.1 -y 5").contains("Numerical result out of range"));
-    assert!(err("-a -t 1.2.3.4:80 -r 10.0.0.1 -x 4 --l-threshold 5").contains("higher than upper"));
+    // l > u is the kernel's ERANGE (ipvsadm does not check): parsed, refused by the model.
+    let mut d = crate::model::Director::new();
+    d.apply(crate::model::Time::ZERO, &cmd("-A -t 1.2.3.4:80"))
+        .unwrap();
+    for line in [
+        "-a -t 1.2.3.4:80 -r 10.0.0.1 -y 5",
+        "-a -t 1.2.3.4:80 -r 10.0.0.1 -x 4 --l-threshold 5",
+    ] {
+        let e = d.apply(crate::model::Time::ZERO, &cmd(line)).unwrap_err();
+        assert!(
+            e.to_string().contains("Numerical result out of range")
+                && e.to_string().contains("higher than upper"),
+            "{line}: {e}"
+        );
+    }
+    assert_eq!(d.config()[0].1.len(), 0);
 }
 
 /// §12.1: -e is a full dest description: an omitted -w means weight 1, omitted method -g.

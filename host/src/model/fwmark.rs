@@ -471,6 +471,17 @@ pub enum MarkCmd {
     DeleteNum { chain: String, num: usize, af: Af },
     /// `-F [CHAIN]`
     Flush { chain: Option<String>, af: Af },
+    /// `-R CHAIN num rule` (1-based): the rule at `num` is replaced.
+    Replace {
+        chain: String,
+        num: usize,
+        rule: MarkRule,
+    },
+    /// `-N CHAIN`: a new user-defined chain.
+    NewChain { chain: String, af: Af },
+    /// `-X [CHAIN]`: delete an empty, unreferenced user-defined chain (all of them without a
+    /// name).
+    DeleteChain { chain: Option<String>, af: Af },
 }
 
 /// One chain of one family's mangle table.
@@ -744,6 +755,75 @@ impl MarkRules {
                 None if is_builtin_chain(&chain) => {}
                 None => return Err(format!("no chain `{chain}`")),
             },
+            MarkCmd::Replace { chain, num, rule } => {
+                self.check_target(rule.af, &rule)?;
+                let i = match self.find(rule.af, &chain) {
+                    Some(i) => i,
+                    None if is_builtin_chain(&chain) => self.chain_mut(rule.af, &chain)?,
+                    None => return Err(format!("no chain `{chain}`")),
+                };
+                let len = self.chains[i].rules.len();
+                if num == 0 || num > len {
+                    return Err(format!(
+                        "index of replacement too big: {num} (chain `{chain}` has {len} rules)"
+                    ));
+                }
+                self.chains[i].rules[num - 1] = rule;
+            }
+            MarkCmd::NewChain { chain, af } => {
+                check_chain_name(&chain)?;
+                if is_builtin_chain(&chain) || self.find(af, &chain).is_some() {
+                    return Err(format!("chain `{chain}` already exists"));
+                }
+                self.chains.push(Chain {
+                    af,
+                    name: chain,
+                    rules: Vec::new(),
+                });
+                self.acts.push(Vec::new());
+            }
+            MarkCmd::DeleteChain { chain, af } => {
+                // libiptc iptc_delete_chain(): built-in chains cannot go; a chain must be empty
+                // (ENOTEMPTY) and no rule may jump to it (EMLINK). Without a name every
+                // user-defined chain of the table goes, or none.
+                let names: Vec<String> = match chain {
+                    Some(c) => {
+                        if is_builtin_chain(&c) {
+                            return Err(format!("cannot delete built-in chain `{c}`"));
+                        }
+                        if self.find(af, &c).is_none() {
+                            return Err(format!("no chain `{c}`"));
+                        }
+                        vec![c]
+                    }
+                    None => self
+                        .chains
+                        .iter()
+                        .filter(|c| c.af == af && !is_builtin_chain(&c.name))
+                        .map(|c| c.name.clone())
+                        .collect(),
+                };
+                for name in &names {
+                    let i = self.find(af, name).expect("listed");
+                    if !self.chains[i].rules.is_empty() {
+                        return Err(format!("chain `{name}` is not empty"));
+                    }
+                    let referenced = self.chains.iter().any(|c| {
+                        c.af == af
+                            && c.rules
+                                .iter()
+                                .any(|r| matches!(&r.target, Target::Jump(t) if t == name))
+                    });
+                    if referenced {
+                        return Err(format!("chain `{name}` is referenced by a rule"));
+                    }
+                }
+                for name in &names {
+                    let i = self.find(af, name).expect("listed");
+                    self.chains.remove(i);
+                    self.acts.remove(i);
+                }
+            }
         }
         Ok(())
     }

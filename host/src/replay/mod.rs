@@ -19,6 +19,13 @@
 //! configuration events themselves, which are dry-run in order on a copy of the configured
 //! director (their acceptance does not depend on packets). So a trace with any bad line prints
 //! no decisions at all and the error names the trace path and the 1-based line number.
+//!
+//! Except one kind of "bad": an `ipvsadm` or `iptables` command that parses but that the kernel
+//! itself refuses (`-a` of a real server that exists: EEXIST, `-d`/`-e` of one that does not:
+//! ENOENT, `-D`/`-E` of a missing service: ESRCH, `-l` above `-u`: ERANGE, `iptables -D` of a
+//! rule that is not there, ...). The kernel returns the error and changes nothing, and the traffic
+//! that follows is decided as before; so does the replay: the event is skipped with a warning in
+//! the summary, and the trace goes on.
 
 pub mod output;
 pub mod pcap;
@@ -150,6 +157,8 @@ pub(crate) enum Step {
     Mark(MarkCmd),
     Sysctl(String),
     Nothing,
+    /// An `ipvsadm`/`iptables` event the kernel refuses (the message): nothing changes.
+    Refused(String),
 }
 
 /// Apply one configuration step; `Err` is the model's message.
@@ -158,7 +167,7 @@ pub(crate) fn apply_step(d: &mut Director, now: Time, step: &Step) -> Result<(),
         Step::Ipvs(cmd) => d.apply(now, cmd).map_err(|e| e.to_string()),
         Step::Mark(cmd) => d.marks_mut().apply(cmd.clone()),
         Step::Sysctl(s) => d.sysctl_mut().set_assignment(s).map_err(|e| e.to_string()),
-        Step::Packet(_) | Step::Nothing => Ok(()),
+        Step::Packet(_) | Step::Nothing | Step::Refused(_) => Ok(()),
     }
 }
 
@@ -204,11 +213,23 @@ pub(crate) fn prepare(
         steps.push(step);
     }
     // 2. Dry-run the configuration events on a copy, so that a refused one stops us before any
-    //    decision is printed.
+    //    decision is printed — unless it is an ipvsadm/iptables command the kernel refuses: the
+    //    kernel keeps its state, so the event becomes a no-op with a warning.
     {
         let mut dry = director.clone();
-        for (ev, step) in events.iter().zip(&steps) {
-            apply_step(&mut dry, ev.time, step).map_err(|m| err(ev.line, refused(ev, &m)))?;
+        for (ev, step) in events.iter().zip(steps.iter_mut()) {
+            if let Err(m) = apply_step(&mut dry, ev.time, step) {
+                match step {
+                    Step::Ipvs(_) | Step::Mark(_) => {
+                        *step = Step::Refused(format!(
+                            "{source_name}:{}: {}; the kernel changes nothing, the trace goes on",
+                            ev.line + 1,
+                            refused(ev, &m)
+                        ))
+                    }
+                    _ => return Err(err(ev.line, refused(ev, &m)).into()),
+                }
+            }
         }
     }
     Ok(steps)
@@ -248,6 +269,7 @@ pub fn run_events_on(
                     .map_err(ReplayError::Output)?;
             }
             Step::Nothing => {}
+            Step::Refused(w) => summary.warnings.push(w.clone()),
             other => {
                 apply_step(director, ev.time, other).map_err(|m| err(ev.line, refused(ev, &m)))?;
                 match other {
@@ -360,6 +382,63 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(s.sysctl_events, 1);
         assert_eq!(s.packets, 0);
+    }
+
+    /// A command the kernel refuses (EEXIST, ENOENT, ESRCH; `iptables -D` of a missing rule)
+    /// changes nothing and the trace goes on, as ipvsadm/iptables exiting with an error would
+    /// leave it: `ip_vs_add_dest()` returns -EEXIST before touching the service, so rr still
+    /// walks `.2, .1` (list newest first).
+    #[test]
+    fn kernel_refused_commands_are_skipped_with_a_warning() {
+        let mut d = Director::new();
+        let rules = "-A -u 192.0.2.10:53 -s rr\n-a -u 192.0.2.10:53 -r 10.0.0.1:53 -m\n-a -u 192.0.2.10:53 -r 10.0.0.2:53 -m\n";
+        for (_, c) in config::ipvsadm::parse_rules(rules).unwrap() {
+            d.apply(Time::ZERO, &c).unwrap();
+        }
+        let pkt = |t: u32, port: u32| {
+            format!("{{\"t\":{t},\"proto\":\"udp\",\"src\":\"198.51.100.1:{port}\",\"dst\":\"192.0.2.10:53\"}}\n")
+        };
+        let text = [
+            pkt(0, 1000),
+            "{\"t\":1,\"ipvsadm\":\"-a -u 192.0.2.10:53 -r 10.0.0.1:53 -m -w 5\"}\n".into(),
+            "{\"t\":1,\"ipvsadm\":\"-d -u 192.0.2.10:53 -r 10.0.0.3:53\"}\n".into(),
+            "{\"t\":1,\"ipvsadm\":\"-e -u 192.0.2.10:53 -r 10.0.0.9:53 -m -w 0\"}\n".into(),
+            "{\"t\":1,\"ipvsadm\":\"-D -u 192.0.2.99:53\"}\n".into(),
+            "{\"t\":1,\"ipvsadm\":\"-E -u 192.0.2.99:53 -s wrr\"}\n".into(),
+            "{\"t\":1,\"iptables\":\"-t mangle -D PREROUTING -p udp -j MARK --set-mark 1\"}\n"
+                .into(),
+            pkt(2, 1001),
+            pkt(3, 1002),
+        ]
+        .concat();
+        let mut out = Vec::new();
+        let s = run_trace(d, &text, "t.jsonl", &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let dests: Vec<&str> = out
+            .lines()
+            .map(|l| {
+                l.split("\"dest\":\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            dests,
+            ["10.0.0.2:53", "10.0.0.1:53", "10.0.0.2:53"],
+            "{out}"
+        );
+        assert_eq!(s.ipvsadm_events, 0);
+        assert_eq!(s.iptables_events, 0);
+        assert_eq!(s.warnings.len(), 6, "{:?}", s.warnings);
+        assert!(s.warnings[0].starts_with("t.jsonl:2: ipvsadm `-a -u 192.0.2.10:53 -r 10.0.0.1:53 -m -w 5` refused: Destination already exists"), "{:?}", s.warnings);
+        assert!(
+            s.warnings[5].starts_with("t.jsonl:7: iptables"),
+            "{:?}",
+            s.warnings
+        );
     }
 
     #[test]

@@ -278,6 +278,7 @@ pub fn run_events_card_with<D: PacketPort>(
         let ce = |e| card_err(ev.line, source_name, e);
         match step {
             Step::Nothing => {}
+            Step::Refused(w) => summary.warnings.push(w.clone()),
             Step::Packet(p) => {
                 card.set_tick(t).map_err(ce)?;
                 card.advance(&mut director, t).map_err(ce)?;
