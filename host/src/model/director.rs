@@ -988,7 +988,7 @@ impl Director {
         let old = e.state;
         let (new, active, assure) = match p {
             Proto::Tcp => {
-                let n = proto::tcp_next_state(dir, old, pkt.tcp);
+                let n = proto::tcp_next_state_in(self.sysctl.secure_tcp_on(), dir, old, pkt.tcp);
                 (n, proto::tcp_state_active(n), n == proto::TCP_ESTABLISHED)
             }
             Proto::Sctp => {

@@ -19,6 +19,11 @@ pub struct Sysctls {
     pub cache_bypass: bool,
     /// Keep netfilter conntrack for IPVS flows: a reused entry's SYN is dropped instead (§2.5).
     pub conntrack: bool,
+    /// `secure_tcp` defence mode 0..3 (`update_defense_level()`): 3 switches TCP to the
+    /// stricter state table `tcp_states_dos[]` at once; 1 and 2 only do so while the host is
+    /// short of memory (`availmem < amemthresh`), which the model takes as never (2 then reads
+    /// back as 1).
+    pub secure_tcp: u32,
 }
 
 impl Default for Sysctls {
@@ -31,6 +36,7 @@ impl Default for Sysctls {
             sloppy_sctp: false,
             cache_bypass: false,
             conntrack: false,
+            secure_tcp: 0,
         }
     }
 }
@@ -45,7 +51,15 @@ impl Sysctls {
         "sloppy_sctp",
         "cache_bypass",
         "conntrack",
+        "secure_tcp",
     ];
+
+    /// Whether `pd->tcp_state_table` is `tcp_states_dos[]`: `update_defense_level()` passes
+    /// `sysctl_secure_tcp > 1` to `ip_vs_protocol_timeout_change()`; without memory pressure
+    /// only mode 3 stays above 1.
+    pub fn secure_tcp_on(&self) -> bool {
+        self.secure_tcp == 3
+    }
 
     /// Set one value from `NAME=VALUE` text. Unknown names and out-of-range values are errors
     /// (the kernel's `proc_dointvec` would accept any int for the booleans; we refuse what would
@@ -83,6 +97,16 @@ impl Sysctls {
             "sloppy_sctp" => self.sloppy_sctp = boolean(v)?,
             "cache_bypass" => self.cache_bypass = boolean(v)?,
             "conntrack" => self.conntrack = boolean(v)?,
+            "secure_tcp" => {
+                // proc_do_defense_mode(): EINVAL outside 0..3; without memory pressure
+                // update_defense_level() turns 2 into 1 at once.
+                if !(0..=3).contains(&v) {
+                    return Err(ModelError::Invalid(format!(
+                        "sysctl secure_tcp: value {v} is not 0..3"
+                    )));
+                }
+                self.secure_tcp = if v == 2 { 1 } else { v as u32 };
+            }
             _ => {
                 return Err(ModelError::Invalid(format!(
                     "unknown sysctl {name:?} (known: {})",

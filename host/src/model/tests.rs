@@ -1258,3 +1258,76 @@ fn s9_1_trash_revives_the_server_deleted_last() {
     );
     expect(d.process(t(5.0), &ack(c4, vip4)), Drop, None, None);
 }
+
+/// `secure_tcp=3`: `update_defense_level()` → `ip_vs_protocol_timeout_change(ipvs, 1)` →
+/// `tcp_timeout_change()` installs `tcp_states_dos[]`. DR (INPUT_ONLY table): a SYN opens in
+/// SYNACK (120 s) instead of SYN_RECV (60 s), so a SYN retransmitted at 90 s still finds its
+/// entry. NAT (INPUT table): a client ACK without the server's SYN-ACK seen leaves SYN_RECV
+/// (60 s) instead of reaching ESTABLISHED (900 s). Modes 1 and 2 switch only under memory
+/// pressure: the normal table stays.
+#[test]
+fn s7_2_secure_tcp_uses_the_dos_state_table() {
+    let k = tcp_key(VIP);
+    let dr = |secure: &str| {
+        let mut d = director(&[
+            svc(k, "rr", None, None),
+            add_dest(k, "10.0.0.1:80", 1),
+            add_dest(k, "10.0.0.2:80", 1),
+        ]);
+        d.sysctl_mut().set("secure_tcp", secure).unwrap();
+        d
+    };
+    let c = "198.51.100.7:1000";
+    for (mode, second) in [
+        ("3", ("10.0.0.2:80", Conn)),
+        ("2", ("10.0.0.1:80", Scheduler)),
+        ("0", ("10.0.0.1:80", Scheduler)),
+    ] {
+        let mut d = dr(mode);
+        expect(
+            d.process(t(0.0), &syn(c, VIP)),
+            Forward,
+            Some("10.0.0.2:80"),
+            Some(Scheduler),
+        );
+        expect(
+            d.process(t(90.0), &syn(c, VIP)),
+            Forward,
+            Some(second.0),
+            Some(second.1),
+        );
+    }
+    assert_eq!(dr("2").sysctl().secure_tcp, 1);
+    assert!(dr("1").sysctl_mut().set("secure_tcp", "4").is_err());
+
+    let nat = |secure: &str| {
+        let mut d = director(&[
+            svc(k, "rr", None, None),
+            IpvsCmd::AddDest {
+                svc: k,
+                dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+            },
+        ]);
+        d.sysctl_mut().set("secure_tcp", secure).unwrap();
+        d
+    };
+    for (mode, late) in [("3", None), ("0", Some("10.0.0.1:8080"))] {
+        let mut d = nat(mode);
+        d.process(t(0.0), &syn(c, VIP));
+        expect(
+            d.process(t(1.0), &ack(c, VIP)),
+            Forward,
+            Some("10.0.0.1:8080"),
+            Some(Conn),
+        );
+        match late {
+            None => expect(d.process(t(100.0), &ack(c, VIP)), Local, None, None),
+            Some(dst) => expect(
+                d.process(t(100.0), &ack(c, VIP)),
+                Forward,
+                Some(dst),
+                Some(Conn),
+            ),
+        }
+    }
+}
