@@ -394,6 +394,11 @@ impl Director {
     pub fn timeouts(&self) -> (u64, u64, u64) {
         self.timeouts.listed()
     }
+    /// The per-state timeout tables (`pd->timeout_table`) as `--set` left them: what the next
+    /// packet of a connection gives it (§7.3).
+    pub fn state_timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
 
     /// Services and their real servers in kernel list order (services in creation order).
     pub fn config(&self) -> Vec<(ServiceConf, Vec<DestConf>)> {
