@@ -56,6 +56,8 @@ scenarios!(
     edge_cases,
     quiesce,
     client_port_zero,
+    timeouts_set,
+    secure_tcp,
 );
 
 #[test]

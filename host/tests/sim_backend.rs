@@ -61,6 +61,8 @@ scenarios!(
     edge_cases,
     quiesce,
     client_port_zero,
+    timeouts_set,
+    secure_tcp,
 );
 
 const PERSIST: &str = "-A -t 192.0.2.10:80 -s rr -p 300 -M 255.255.255.0\n\
