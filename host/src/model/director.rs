@@ -833,19 +833,19 @@ impl Director {
         match pkt.dir {
             Dir::In => self.process_in(pkt, mark),
             Dir::Out => self.process_out(pkt, mark),
+            Dir::Any => {
+                if self.table.lookup_out(&out_key(pkt)).is_some() {
+                    self.process_out(pkt, mark)
+                } else {
+                    self.process_in(pkt, mark)
+                }
+            }
         }
     }
 
     /// `ip_vs_out_hook()` → `handle_response()` for a real server → client packet.
     fn process_out(&mut self, pkt: &Packet, mark: u32) -> Decision {
-        let key = OutKey {
-            proto: pkt.proto.number(),
-            daddr: pkt.src.ip(),
-            dport: pkt.src.port(),
-            caddr: pkt.dst.ip(),
-            cport: pkt.dst.port(),
-        };
-        let Some(id) = self.table.lookup_out(&key) else {
+        let Some(id) = self.table.lookup_out(&out_key(pkt)) else {
             return decision(
                 Verdict::Local,
                 mark,
@@ -1410,6 +1410,17 @@ pub struct EntryInfo {
     pub state: &'static str,
     pub expires_in: Option<Duration>,
     pub n_control: u32,
+}
+
+/// The `ip_vs_conn_out_get()` key of a packet taken as a reply (real server → client).
+fn out_key(pkt: &Packet) -> OutKey {
+    OutKey {
+        proto: pkt.proto.number(),
+        daddr: pkt.src.ip(),
+        dport: pkt.src.port(),
+        caddr: pkt.dst.ip(),
+        cport: pkt.dst.port(),
+    }
 }
 
 /// `is_new_conn()`: TCP SYN or SCTP INIT.

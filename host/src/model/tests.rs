@@ -1331,3 +1331,52 @@ fn s7_2_secure_tcp_uses_the_dos_state_table() {
         }
     }
 }
+
+/// A captured frame (`Dir::Any`, `--pcap`) meets the hooks in the kernel's order:
+/// `ip_vs_out_hook()` (LOCAL_IN priority `NF_IP_PRI_NAT_SRC - 2`, and FORWARD) before
+/// `ip_vs_in_hook()` (`NF_IP_PRI_NAT_SRC - 1`). A NAT real server's reply is found by
+/// `ip_vs_conn_out_get()` and handled by `handle_response()`: OUTPUT state transition and
+/// timer refresh (§2, §7.3). Here the client goes quiet after the handshake while the server
+/// keeps sending: its data at 800 s re-arms the ESTABLISHED entry (900 s), so the client's ACK
+/// at 1000 s still finds it; the server's FIN then moves it by the OUTPUT table (ES → FIN_WAIT,
+/// 120 s). Taken as client → VIP packets, the replies would be local and the entry gone at
+/// 900.2 s.
+#[test]
+fn s2_captured_reply_meets_the_out_hook_first() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        IpvsCmd::AddDest {
+            svc: k,
+            dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+        },
+    ]);
+    let (c, rs) = ("198.51.100.7:1000", "10.0.0.1:8080");
+    let any = |src: &str, dst: &str, f: &str| {
+        let mut p = Packet::tcp(sa(src), sa(dst), TcpFlags::from_letters(f).unwrap());
+        p.dir = Dir::Any;
+        p
+    };
+    let to_rs = (Forward, Some(rs));
+    for (at, p, by) in [
+        (0.0, any(c, VIP, "S"), Scheduler),
+        (0.1, any(rs, c, "SA"), Conn),
+        (0.2, any(c, VIP, "A"), Conn),
+        (800.0, any(rs, c, "A"), Conn),
+        (1000.0, any(c, VIP, "A"), Conn),
+        (1000.1, any(rs, c, "FA"), Conn),
+    ] {
+        expect(d.process(t(at), &p), to_rs.0, to_rs.1, Some(by));
+    }
+    let e = d.entries();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].state, "FIN_WAIT");
+    assert_eq!(e[0].expires_in, Some(std::time::Duration::from_secs(120)));
+    // A frame no reply lookup finds is client → VIP: a stray server packet is not scheduled.
+    expect(
+        d.process(t(1000.2), &any("10.0.0.1:9999", c, "A")),
+        Local,
+        None,
+        None,
+    );
+}
