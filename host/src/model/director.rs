@@ -568,7 +568,7 @@ impl Director {
 
     /// Remove an entry from its lookup map, telling the journal.
     fn unhash(&mut self, id: EntryId) {
-        if self.journal.is_some() && self.table.get(id).hashed {
+        if self.journal.is_some() && self.table.get(id).hashed && self.visible(id) {
             let key = self.key_of(id);
             if let Some(pos) = self.journal_put(id, EntryChange::Removed(key)) {
                 // The entry leaves its lookup map for good (nothing journals it again); a new
@@ -581,7 +581,7 @@ impl Director {
     }
 
     fn note_upsert(&mut self, id: EntryId) {
-        if self.journal.is_none() || !self.table.get(id).hashed {
+        if self.journal.is_none() || !self.table.get(id).hashed || !self.visible(id) {
             return;
         }
         let pos = self.journal_pos(id, &entry_key(self.table.get(id)));
@@ -600,6 +600,25 @@ impl Director {
             }
         };
         self.table.get_mut(id).journal_mark = (self.journal_epoch as u64) << 32 | pos as u64;
+    }
+
+    /// Whether lookups can find entry `id` (hashed): a connection always; a template when it
+    /// heads its key's chain. Only an invalidated template (re-keyed with vport 0xffff) can
+    /// shadow another with the same key; a cache holds the head, so changes of a shadowed
+    /// template are not journaled.
+    fn visible(&self, id: EntryId) -> bool {
+        let e = self.table.get(id);
+        !e.template || self.table.lookup_template(&e.template_key()) == Some(id)
+    }
+
+    /// A template just hashed at the head of its key's chain shadows the one it was put in
+    /// front of (only an invalidated template shares a key): this batch's change for that
+    /// key becomes the new head's, so the journal keeps one change per key.
+    fn take_journal_place(&mut self, ct: EntryId) {
+        if let Some(prev) = self.table.get(ct).next {
+            let mark = std::mem::take(&mut self.table.get_mut(prev).journal_mark);
+            self.table.get_mut(ct).journal_mark = mark;
+        }
     }
 
     /// Journal a change of entry `id`: over this batch's change for its key, if any, else at
@@ -1229,8 +1248,14 @@ impl Director {
         let mut found = self.table.lookup_template(&key);
         if let Some(ct) = found {
             if !self.check_template(ct) {
-                self.unhash(ct);
-                self.table.invalidate_template(ct);
+                // Invalidated in place: re-keyed with vport 0xffff at the head of its chain
+                // (unless it has that vport already: then it stays where it is).
+                if self.table.get(ct).vport != 0xffff {
+                    self.unhash(ct);
+                    self.table.invalidate_template(ct);
+                    self.take_journal_place(ct);
+                    self.note_upsert(ct);
+                }
                 found = None;
             }
         }
@@ -1264,6 +1289,7 @@ impl Director {
                     )
                 };
                 let ct = self.table.insert(e);
+                self.take_journal_place(ct);
                 self.bind_dest(dest, true);
                 (ct, dest, DecidedBy::Scheduler)
             }

@@ -57,6 +57,12 @@ fn add_dest(key: ServiceKey, addr: &str, weight: i32) -> IpvsCmd {
         dest: dest_conf(addr, weight, FwdMethod::Route),
     }
 }
+fn edit_dest(key: ServiceKey, addr: &str, weight: i32) -> IpvsCmd {
+    IpvsCmd::EditDest {
+        svc: key,
+        dest: dest_conf(addr, weight, FwdMethod::Route),
+    }
+}
 fn syn(src: &str, dst: &str) -> Packet {
     Packet::tcp(sa(src), sa(dst), TcpFlags::SYN)
 }
@@ -1378,5 +1384,143 @@ fn s2_captured_reply_meets_the_out_hook_first() {
         Local,
         None,
         None,
+    );
+}
+
+/// `ip_vs_check_template()` invalidates a template in place: unhashed, vport = dport = 0xffff,
+/// cport = 0, hashed again — at the head of the client's chain (`ip_vs_conn_hash()` uses
+/// `hlist_add_head_rcu()`), where `ip_vs_ct_in_get()` finds it before any older template with
+/// the same key. That key is the one of a persistent service on port 65535 of the same VIP and
+/// protocol for the same client network. C has templates for `:65535` (→ `.3`) and `:80`
+/// (→ `.1`); `.1` is quiesced with `expire_quiescent_template=1`, and C's next `:80` SYN
+/// invalidates T80 (re-keyed to port 65535). Then:
+/// * C's `:65535` SYN finds T80 first: invalid again (not re-keyed, it has vport 0xffff) → the
+///   scheduler → `.2`, and a new template in front of both;
+/// * or, with `.1` back to weight 1 first, T80 is valid: the `:65535` connection goes to the
+///   `:80` service's real server, port 80 (`dst_port == svc->port && dest->port`).
+#[test]
+fn s5_3_invalidated_template_is_rehashed_first_in_its_chain() {
+    let (k80, k65535) = (tcp_key(VIP), tcp_key("192.0.2.10:65535"));
+    let setup = || {
+        let mut d = director(&[
+            svc(k80, "rr", Some(300), None),
+            add_dest(k80, "10.0.0.1:80", 1),
+            svc(k65535, "rr", Some(300), None),
+            add_dest(k65535, "10.0.0.2:65535", 1),
+            add_dest(k65535, "10.0.0.3:65535", 1),
+        ]);
+        let v = "192.0.2.10:65535";
+        expect(
+            d.process(t(0.0), &syn("198.51.100.7:1000", v)),
+            Forward,
+            Some("10.0.0.3:65535"),
+            Some(Scheduler),
+        );
+        expect(
+            d.process(t(1.0), &syn("198.51.100.7:1001", VIP)),
+            Forward,
+            Some("10.0.0.1:80"),
+            Some(Scheduler),
+        );
+        d.apply(t(2.0), &edit_dest(k80, "10.0.0.1:80", 0)).unwrap();
+        d.sysctl_mut()
+            .set("expire_quiescent_template", "1")
+            .unwrap();
+        expect(
+            d.process(t(4.0), &syn("198.51.100.7:1002", VIP)),
+            Icmp,
+            None,
+            None,
+        );
+        (d, v)
+    };
+    let (mut d, v) = setup();
+    expect(
+        d.process(t(5.0), &syn("198.51.100.7:1003", v)),
+        Forward,
+        Some("10.0.0.2:65535"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(6.0), &syn("198.51.100.7:1004", v)),
+        Forward,
+        Some("10.0.0.2:65535"),
+        Some(Template),
+    );
+    let (mut d, v) = setup();
+    d.apply(t(5.0), &edit_dest(k80, "10.0.0.1:80", 1)).unwrap();
+    expect(
+        d.process(t(6.0), &syn("198.51.100.7:1003", v)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Template),
+    );
+}
+
+/// The journal of a cache follows the head of a template key's chain: an invalidated template
+/// is `Removed` under its old key and `Upsert`ed under its new one (port 65535), where it
+/// shadows an older template; that shadowed template's own changes (its deferral) are not
+/// journaled; when the head goes, the key is `Removed` and the next lookup's refresh
+/// publishes the template now found.
+#[test]
+fn cache_journal_follows_the_head_of_a_template_key() {
+    let (k80, k65535) = (tcp_key(VIP), tcp_key("192.0.2.10:65535"));
+    let mut d = director(&[
+        svc(k80, "rr", Some(300), None),
+        add_dest(k80, "10.0.0.1:80", 1),
+        svc(k65535, "rr", Some(300), None),
+        add_dest(k65535, "10.0.0.2:65535", 1),
+        add_dest(k65535, "10.0.0.3:65535", 1),
+    ]);
+    d.enable_journal();
+    let v = "192.0.2.10:65535";
+    d.process(t(0.0), &syn("198.51.100.7:1000", v));
+    d.process(t(0.5), &ack("198.51.100.7:1000", v)); // ESTABLISHED: T65535 deferred at 300
+    d.process(t(1.0), &syn("198.51.100.7:1001", VIP)); // T80, expires 301
+    d.apply(t(2.0), &edit_dest(k80, "10.0.0.1:80", 0)).unwrap();
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    d.take_changes();
+    d.process(t(4.0), &syn("198.51.100.7:1002", VIP));
+    let ch = d.take_changes();
+    let tpl = |port: u16| EntryKey {
+        template: true,
+        af: Af::Inet,
+        proto: 6,
+        client: sa("198.51.100.7:0"),
+        virt: SocketAddr::new(ip("192.0.2.10"), port),
+    };
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    assert_eq!(ch[0], EntryChange::Removed(tpl(80)));
+    let EntryChange::Upsert(t80) = &ch[1] else {
+        panic!("{ch:?}")
+    };
+    assert_eq!(
+        (t80.key, t80.daddr, t80.deadline),
+        (tpl(65535), sa("10.0.0.1:65535"), Some(t(301.0)))
+    );
+    assert_eq!(d.entry(&tpl(65535)).unwrap().daddr, sa("10.0.0.1:65535"));
+    // At 300 the shadowed T65535 is deferred: nothing journaled for its key.
+    d.advance(t(300.0));
+    let ch = d.take_changes();
+    assert!(ch.iter().all(|c| c.key() != &tpl(65535)), "{ch:?}");
+    // At 301 the re-keyed T80 goes: its key is removed; T65535 heads the chain again.
+    d.advance(t(301.0));
+    let ch = d.take_changes();
+    assert_eq!(ch, vec![EntryChange::Removed(tpl(65535))]);
+    assert_eq!(d.entry(&tpl(65535)).unwrap().daddr, sa("10.0.0.3:65535"));
+    expect(
+        d.process(t(302.0), &syn("198.51.100.7:1003", v)),
+        Forward,
+        Some("10.0.0.3:65535"),
+        Some(Template),
+    );
+    let ch = d.take_changes();
+    assert!(
+        ch.iter().any(
+            |c| matches!(c, EntryChange::Upsert(v) if v.key == tpl(65535) && v.deadline == Some(t(362.0)))
+        ),
+        "{ch:?}"
     );
 }
