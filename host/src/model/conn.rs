@@ -101,6 +101,9 @@ pub struct Entry {
     pub one_packet: bool,
     /// `IP_VS_CONN_F_BYPASS`: forwards to the original destination.
     pub bypass: bool,
+    /// `IP_VS_CONN_F_NFCT`: the `conntrack` sysctl was on when `ip_vs_conn_new()` made the
+    /// entry (netfilter conntrack kept for it).
+    pub nfct: bool,
     /// Protocol state (TCP/SCTP state number); templates: 0.
     pub state: u8,
     /// Template state ASSURED (§6.3).
@@ -227,6 +230,7 @@ impl Entry {
             no_output: false,
             one_packet: false,
             bypass: false,
+            nfct: false,
             state: 0,
             assured: false,
             timeout: Duration::from_secs(3),

@@ -911,13 +911,15 @@ impl Director {
                 let quiesced = e
                     .dest
                     .is_some_and(|d| self.dests[d.0 as usize].conf.weight == 0);
+                // ip_vs_conn_uses_old_conntrack(): only an entry made while `conntrack` was on
+                // (IP_VS_CONN_F_NFCT) has a conntrack to reuse (taken as confirmed).
                 if self.sysctl.expire_nodest_conn && quiesced {
                     resched = true;
-                    old_ct = self.sysctl.conntrack;
+                    old_ct = e.nfct;
                 } else if self.sysctl.conn_reuse_mode != 0
                     && is_new_conn_expected(e, self.sysctl.conn_reuse_mode)
                 {
-                    old_ct = self.sysctl.conntrack;
+                    old_ct = e.nfct;
                     resched = e.n_control == 0 || !old_ct;
                 }
                 if resched {
@@ -937,8 +939,9 @@ impl Director {
             let dest = self.table.get(id).dest;
             if dest.is_some_and(|d| !self.dests[d.0 as usize].available) {
                 if self.sysctl.expire_nodest_conn {
+                    let old_ct = self.table.get(id).nfct;
                     self.expire_now(id);
-                    if self.sysctl.conntrack {
+                    if old_ct {
                         return decision(
                             Verdict::Drop,
                             mark,
@@ -1276,6 +1279,7 @@ impl Director {
                 let e = Entry {
                     template: true,
                     inactive: false,
+                    nfct: self.sysctl.conntrack,
                     dest: Some(dest),
                     fwd: d.conf.fwd,
                     timeout,
@@ -1332,6 +1336,7 @@ impl Director {
             fwd: d.conf.fwd,
             no_output: d.conf.fwd.no_output(),
             one_packet,
+            nfct: self.sysctl.conntrack,
             fwmark: mark,
             ..Entry::for_packet(pkt, (d.conf.addr, dport))
         };
@@ -1352,6 +1357,7 @@ impl Director {
                 no_output: false,
                 one_packet: svc.ops && pkt.proto == Proto::Udp,
                 bypass: true,
+                nfct: self.sysctl.conntrack,
                 fwmark: mark,
                 ..Entry::for_packet(pkt, (pkt.dst.ip(), pkt.dst.port()))
             };

@@ -1524,3 +1524,36 @@ fn cache_journal_follows_the_head_of_a_template_key() {
         "{ch:?}"
     );
 }
+
+/// `ip_vs_conn_uses_old_conntrack()` looks at the entry's `IP_VS_CONN_F_NFCT`, which
+/// `ip_vs_conn_new()` sets when the `conntrack` sysctl is on at the entry's creation — not at
+/// the sysctl's current value. A CLOSE entry made with `conntrack=0` is rescheduled by a SYN
+/// even after `conntrack=1`; one made with `conntrack=1` drops that SYN (its conntrack taken
+/// as confirmed) even after `conntrack=0`.
+#[test]
+fn s2_step5_conntrack_reuse_follows_the_entrys_nfct_flag() {
+    let k = tcp_key(VIP);
+    let c = "198.51.100.7:1000";
+    let rst = Packet::tcp(sa(c), sa(VIP), TcpFlags::from_letters("R").unwrap());
+    for (at_creation, later, second) in [
+        ("0", "1", (Forward, Some("10.0.0.1:80"), Some(Scheduler))),
+        ("1", "0", (Drop, None, None)),
+    ] {
+        let mut d = director(&[
+            svc(k, "rr", None, None),
+            add_dest(k, "10.0.0.1:80", 1),
+            add_dest(k, "10.0.0.2:80", 1),
+        ]);
+        d.sysctl_mut().set("conntrack", at_creation).unwrap();
+        d.process(t(0.0), &syn(c, VIP));
+        d.process(t(0.5), &ack(c, VIP));
+        d.process(t(1.0), &rst); // ESTABLISHED → CLOSE
+        d.sysctl_mut().set("conntrack", later).unwrap();
+        expect(
+            d.process(t(2.0), &syn(c, VIP)),
+            second.0,
+            second.1,
+            second.2,
+        );
+    }
+}
