@@ -602,13 +602,28 @@ impl Director {
         self.table.get_mut(id).journal_mark = (self.journal_epoch as u64) << 32 | pos as u64;
     }
 
-    /// Whether lookups can find entry `id` (hashed): a connection always; a template when it
+    /// Whether a cache should see entry `id` (hashed): a connection always; a template when it
     /// heads its key's chain. Only an invalidated template (re-keyed with vport 0xffff) can
     /// shadow another with the same key; a cache holds the head, so changes of a shadowed
     /// template are not journaled.
     fn visible(&self, id: EntryId) -> bool {
         let e = self.table.get(id);
-        !e.template || self.table.lookup_template(&e.template_key()) == Some(id)
+        if !e.template {
+            return true;
+        }
+        if self.table.lookup_template(&e.template_key()) != Some(id) {
+            return false;
+        }
+        // A re-keyed (invalidated) template is found only by the lookups of a persistent
+        // service on port 65535 (§5.2 (a)); without one, a cache need not hold it.
+        e.vport != 0xffff
+            || Proto::from_number(e.proto).is_some_and(|proto| {
+                self.services.contains_key(&ServiceKey::Addr {
+                    proto,
+                    addr: e.vaddr,
+                    port: 0xffff,
+                })
+            })
     }
 
     /// A template just hashed at the head of its key's chain shadows the one it was put in

@@ -1557,3 +1557,39 @@ fn s2_step5_conntrack_reuse_follows_the_entrys_nfct_flag() {
         );
     }
 }
+
+/// Without a port-65535 service no lookup can find a re-keyed invalidated template: the
+/// journal does not publish it under its new key (a cache need not hold it).
+#[test]
+fn cache_journal_skips_an_invalidated_template_nothing_can_find() {
+    let (mut d, k) = persistent_24();
+    d.enable_journal();
+    d.process(t(0.0), &syn("198.51.100.7:1000", VIP)); // template → .2
+    d.apply(t(1.0), &edit_dest(k, "10.0.0.2:80", 0)).unwrap();
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    d.take_changes();
+    expect(
+        d.process(t(2.0), &syn("198.51.100.7:1001", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+    let ch = d.take_changes();
+    let old = EntryKey {
+        template: true,
+        af: Af::Inet,
+        proto: 6,
+        client: sa("198.51.100.0:0"),
+        virt: sa(VIP),
+    };
+    assert!(ch.iter().all(|c| c.key().virt.port() != 0xffff), "{ch:?}");
+    // The old key's change (its removal) is taken over by the new template (→ .1).
+    assert!(
+        ch.iter().any(
+            |c| matches!(c, EntryChange::Upsert(v) if v.key == old && v.daddr == sa("10.0.0.1:80"))
+        ),
+        "{ch:?}"
+    );
+}
