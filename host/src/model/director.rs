@@ -569,15 +569,20 @@ impl Director {
     /// Remove an entry from its lookup map, telling the journal.
     fn unhash(&mut self, id: EntryId) {
         if self.journal.is_some() && self.table.get(id).hashed && self.visible(id) {
-            let key = self.key_of(id);
-            if let Some(pos) = self.journal_put(id, EntryChange::Removed(key)) {
-                // The entry leaves its lookup map for good (nothing journals it again); a new
-                // entry with its key takes its position.
-                self.journal_removed.insert(key, pos);
-                self.table.get_mut(id).journal_mark = 0;
-            }
+            self.journal_removal(id);
         }
         self.table.unhash(id);
+    }
+
+    /// Journal that entry `id`'s key is gone from a cache's point of view.
+    fn journal_removal(&mut self, id: EntryId) {
+        let key = self.key_of(id);
+        if let Some(pos) = self.journal_put(id, EntryChange::Removed(key)) {
+            // The entry leaves its lookup map for good (nothing journals it again); a new
+            // entry with its key takes its position.
+            self.journal_removed.insert(key, pos);
+            self.table.get_mut(id).journal_mark = 0;
+        }
     }
 
     fn note_upsert(&mut self, id: EntryId) {
@@ -1272,7 +1277,12 @@ impl Director {
                     self.unhash(ct);
                     self.table.invalidate_template(ct);
                     self.take_journal_place(ct);
-                    self.note_upsert(ct);
+                    if self.visible(ct) {
+                        self.note_upsert(ct);
+                    } else if self.table.get(ct).next.is_some() {
+                        // It shadows a template a cache may hold under that key: drop that.
+                        self.journal_removal(ct);
+                    }
                 }
                 found = None;
             }

@@ -1593,3 +1593,42 @@ fn cache_journal_skips_an_invalidated_template_nothing_can_find() {
         "{ch:?}"
     );
 }
+
+/// A re-keyed invalidated template nothing can look up still shadows an older template with
+/// its new key (here that of a port-65535 service deleted since): the journal removes that key,
+/// so a cache does not keep deciding with the shadowed template should the service return.
+#[test]
+fn cache_journal_removes_the_key_an_unpublished_template_shadows() {
+    let (k80, k65535) = (tcp_key(VIP), tcp_key("192.0.2.10:65535"));
+    let mut d = director(&[
+        svc(k80, "rr", Some(300), None),
+        add_dest(k80, "10.0.0.1:80", 1),
+        svc(k65535, "rr", Some(300), None),
+        add_dest(k65535, "10.0.0.3:65535", 1),
+    ]);
+    d.enable_journal();
+    d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:65535"));
+    d.process(t(1.0), &syn("198.51.100.7:1001", VIP));
+    d.apply(t(2.0), &IpvsCmd::DelService(k65535)).unwrap();
+    d.apply(t(2.0), &edit_dest(k80, "10.0.0.1:80", 0)).unwrap();
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    d.take_changes();
+    d.process(t(4.0), &syn("198.51.100.7:1002", VIP));
+    let ch = d.take_changes();
+    let tpl = |port: u16| EntryKey {
+        template: true,
+        af: Af::Inet,
+        proto: 6,
+        client: sa("198.51.100.7:0"),
+        virt: SocketAddr::new(ip("192.0.2.10"), port),
+    };
+    assert_eq!(
+        ch,
+        vec![
+            EntryChange::Removed(tpl(80)),
+            EntryChange::Removed(tpl(65535))
+        ]
+    );
+}
