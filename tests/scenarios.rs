@@ -58,6 +58,8 @@ scenarios!(
     client_port_zero,
     persist_dport_zero,
     ctl_midstream,
+    timeouts_set,
+    secure_tcp,
 );
 
 #[test]

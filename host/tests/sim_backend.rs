@@ -63,6 +63,8 @@ scenarios!(
     client_port_zero,
     persist_dport_zero,
     ctl_midstream,
+    timeouts_set,
+    secure_tcp,
 );
 
 const PERSIST: &str = "-A -t 192.0.2.10:80 -s rr -p 300 -M 255.255.255.0\n\

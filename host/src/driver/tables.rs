@@ -21,7 +21,7 @@ use super::cmd::CmdResult;
 use super::DriverError;
 use crate::model::conn::{FastMap, FastSet};
 use crate::model::fwmark::{MarkRule, MarkRules, Match, MultiportDir, Target};
-use crate::model::proto::{self, StateDir};
+use crate::model::proto::{self, StateDir, Timeouts};
 use crate::model::sched::DestId;
 use crate::model::service::Dest;
 use crate::model::{
@@ -218,8 +218,24 @@ fn last_refresh(v: &EntryView, now: Time) -> u32 {
     }
 }
 
-/// The conn entry the card should hold for a model conn (`None`: not cacheable).
-pub fn conn_entry(v: &EntryView, sys: &Sysctls, dest_gen: u8, now: Time) -> Option<ConnEntry> {
+/// Whether a conn's timeout is not the one its state has now: `--set` changed the table since
+/// the conn's last transition. The kernel keeps the old `cp->timeout` until the conn's next
+/// packet, whose state transition assigns the new one even when the state stays
+/// (`set_tcp_state()`, `udp_state_transition()`); the card would re-arm with the old value on
+/// a hit, so that hit must be reported (`ev_next`).
+fn stale_timeout(proto_num: u8, state: u8, timeout_ms: u32, t: &Timeouts) -> bool {
+    Proto::from_number(proto_num).is_some_and(|p| dur_ms(t.of(p, state)) != timeout_ms)
+}
+
+/// The conn entry the card should hold for a model conn (`None`: not cacheable). `t`: the
+/// model's current state timeouts.
+pub fn conn_entry(
+    v: &EntryView,
+    sys: &Sysctls,
+    t: &Timeouts,
+    dest_gen: u8,
+    now: Time,
+) -> Option<ConnEntry> {
     let dest = v.dest?;
     // Client port 0: the card sends every such packet to the host (no lookup finds the entry).
     if v.key.template || !is_l4(v.key.proto) || dest.0 as usize >= DESTS || v.key.client.port() == 0
@@ -232,7 +248,8 @@ pub fn conn_entry(v: &EntryView, sys: &Sysctls, dest_gen: u8, now: Time) -> Opti
         controlled: v.controlled,
         ops: false,
         syn_miss: syn_miss(v, sys),
-        ev_next: ev_next(v.key.proto, v.state, v.no_output),
+        ev_next: ev_next(v.key.proto, v.state, v.no_output)
+            || stale_timeout(v.key.proto, v.state, dur_ms(v.timeout), t),
         state: v.state,
         dest: dest.0 as u8,
         dest_gen,
@@ -479,6 +496,8 @@ pub struct Tables {
     /// Controlled conns the card has no room for: learning stays off while any exists.
     pub not_installed: FastSet<FlowKey>,
     sysctl: Option<Sysctls>,
+    /// The model's state timeouts as last synced (`--set`).
+    timeouts: Option<Timeouts>,
     /// Scratch of [`Tables::mirror_journal`]: the journal's buffer, swapped with the model's
     /// so that neither side allocates per mirror.
     journal: Vec<EntryChange>,
@@ -597,6 +616,7 @@ impl Tables {
             reclaimed: FastMap::default(),
             not_installed: FastSet::default(),
             sysctl: None,
+            timeouts: None,
             journal: Vec::new(),
             last_change: FastMap::default(),
             stats: TableStats::default(),
@@ -729,6 +749,28 @@ impl Tables {
             }
             self.sysctl = Some(sys);
         }
+        // `--set` changes the timeout a conn's next packet gives it (§7.3): the cached conns
+        // whose state's timeout is now another than theirs report their next hit, so that the
+        // host applies the transition (and writes the new timeout). Until then the card keeps
+        // their old timeout, as the kernel does.
+        if self.timeouts.as_ref() != Some(d.state_timeouts()) {
+            if self.timeouts.is_some() {
+                let t = d.state_timeouts();
+                let flips: Vec<ConnEntry> = self
+                    .conns
+                    .values()
+                    .filter(|e| !e.ev_next && stale_timeout(e.key.proto, e.state, e.timeout_ms, t))
+                    .map(|e| ConnEntry {
+                        ev_next: true,
+                        ..*e
+                    })
+                    .collect();
+                for e in flips {
+                    self.put_conn(e, None, x)?;
+                }
+            }
+            self.timeouts = Some(d.state_timeouts().clone());
+        }
         Ok(())
     }
 
@@ -814,6 +856,7 @@ impl Tables {
             }
         }
         let sys = d.sysctl().clone();
+        let timeouts = d.state_timeouts().clone();
         let learn_before = self.not_installed.is_empty();
         let mut r = Ok(());
         for (i, c) in changes.iter().enumerate() {
@@ -835,7 +878,7 @@ impl Tables {
                     .rposition(|n| n.key() == k)
                     .map_or(i, |n| i + n)
             };
-            r = self.mirror_one(&changes[j], &sys, d, now, x);
+            r = self.mirror_one(&changes[j], &sys, &timeouts, d, now, x);
             if r.is_err() {
                 break;
             }
@@ -852,6 +895,7 @@ impl Tables {
         &mut self,
         c: &EntryChange,
         sys: &Sysctls,
+        timeouts: &Timeouts,
         d: &mut Director,
         now: Time,
         x: &mut dyn Exec,
@@ -861,7 +905,7 @@ impl Tables {
                 Some(e) => self.put_template(e, x),
                 None => self.remove(TableId::Template, &flow_key(&v.key), x),
             },
-            EntryChange::Upsert(v) => match conn_entry(v, sys, 0, now) {
+            EntryChange::Upsert(v) => match conn_entry(v, sys, timeouts, 0, now) {
                 Some(e) => {
                     let fk = e.key;
                     let held = self.put_conn(e, Some(ticks(now)), x)?;
@@ -1410,6 +1454,77 @@ pub(crate) mod tests {
         assert!(t.conns.is_empty());
     }
 
+    /// `--set` (§7.3): the kernel gives a conn the new timeout of its state at its next
+    /// packet (`set_tcp_state()` assigns `timeout_table[new_state]` even when the state
+    /// stays) and keeps the old one until then. A cached ESTABLISHED conn must therefore
+    /// report its next hit (`ev_next`; the card would re-arm with 900 s), keeping its old
+    /// timeout; once the host has seen that packet it holds the new timeout. A conn in a state
+    /// whose timeout did not change (SYN_RECV) is left alone.
+    #[test]
+    fn set_timeouts_make_stale_conns_report_their_next_hit() {
+        let mut d = director(None);
+        let mut t = Tables::new(64, 256, 32);
+        let mut x = FakeExec::new();
+        t.sync_config(&d, &mut x).unwrap();
+        let v = sa("192.0.2.10:80");
+        let (c1, c2) = (sa("198.51.100.7:1000"), sa("198.51.100.8:1000"));
+        let now = Time::from_secs(1);
+        d.process(now, &Packet::tcp(c1, v, TcpFlags::SYN));
+        d.process(now, &Packet::tcp(c1, v, TcpFlags::ACK));
+        d.process(now, &Packet::tcp(c2, v, TcpFlags::SYN));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        let held =
+            |t: &Tables, c: SocketAddr| *t.conns.values().find(|e| e.key.caddr == c.ip()).unwrap();
+        let e1 = held(&t, c1);
+        assert_eq!(
+            (e1.state, e1.ev_next, e1.timeout_ms),
+            (proto::TCP_ESTABLISHED, false, 900_000)
+        );
+        x.clear();
+        let now = Time::from_secs(2);
+        d.apply(
+            now,
+            &IpvsCmd::SetTimeouts {
+                tcp: 100,
+                tcpfin: 0,
+                udp: 0,
+            },
+        )
+        .unwrap();
+        t.sync_config(&d, &mut x).unwrap();
+        let writes: Vec<ConnEntry> = x
+            .cmds
+            .iter()
+            .filter(|c| c.table() == TableId::Conn && c.opcode() == Opcode::Modify)
+            .map(|c| ConnEntry::from_payload(c.payload()).unwrap())
+            .collect();
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert_eq!(writes[0].key.caddr, c1.ip());
+        assert_eq!(
+            (writes[0].state, writes[0].ev_next, writes[0].timeout_ms),
+            (proto::TCP_ESTABLISHED, true, 900_000)
+        );
+        assert_eq!(
+            (held(&t, c2).state, held(&t, c2).timeout_ms),
+            (proto::TCP_SYN_RECV, 60_000)
+        );
+        // Nothing more to do on the next sync.
+        x.clear();
+        t.sync_config(&d, &mut x).unwrap();
+        assert!(x.cmds.is_empty(), "{:?}", x.cmds);
+        // The reported hit: the model re-arms with 100 s, the card gets it, no more reports.
+        let now = Time::from_secs(3);
+        d.process(now, &Packet::tcp(c1, v, TcpFlags::ACK));
+        let ch = d.take_changes();
+        t.mirror(ch, &mut d, now, &mut x).unwrap();
+        let e1 = held(&t, c1);
+        assert_eq!(
+            (e1.state, e1.ev_next, e1.timeout_ms, e1.last_refresh),
+            (proto::TCP_ESTABLISHED, false, 100_000, 3000)
+        );
+    }
+
     /// The fake card refreshes a conn as a hit would (no event to the host).
     fn card_hit(x: &mut FakeExec, k: &FlowKey, tick: u32) {
         let p = x.conns.get_mut(k).unwrap();
@@ -1643,8 +1758,16 @@ pub(crate) mod tests {
         assert_eq!((q.no_output, r.no_output), (true, false));
         assert!(syn_miss(q, &sys));
         assert!(!syn_miss(r, &sys));
-        assert!(conn_entry(q, &sys, 0, t0).unwrap().syn_miss);
-        assert!(!conn_entry(r, &sys, 0, t0).unwrap().syn_miss);
+        assert!(
+            conn_entry(q, &sys, d.state_timeouts(), 0, t0)
+                .unwrap()
+                .syn_miss
+        );
+        assert!(
+            !conn_entry(r, &sys, d.state_timeouts(), 0, t0)
+                .unwrap()
+                .syn_miss
+        );
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct Entry {
     pub one_packet: bool,
     /// `IP_VS_CONN_F_BYPASS`: forwards to the original destination.
     pub bypass: bool,
+    /// `IP_VS_CONN_F_NFCT`: the `conntrack` sysctl was on when `ip_vs_conn_new()` made the
+    /// entry (netfilter conntrack kept for it).
+    pub nfct: bool,
     /// Protocol state (TCP/SCTP state number); templates: 0.
     pub state: u8,
     /// Template state ASSURED (§6.3).
@@ -227,6 +230,7 @@ impl Entry {
             no_output: false,
             one_packet: false,
             bypass: false,
+            nfct: false,
             state: 0,
             assured: false,
             timeout: Duration::from_secs(3),
@@ -396,11 +400,11 @@ impl Table {
             e.conn_key()
         );
         if e.hashed {
-            if e.template {
-                self.templates.insert(e.template_key(), id);
+            e.next = if e.template {
+                self.templates.insert(e.template_key(), id)
             } else {
-                e.next = self.conns.insert(e.client_key(), id);
-            }
+                self.conns.insert(e.client_key(), id)
+            };
         }
         if e.template {
             self.n_templates += 1;
@@ -419,13 +423,24 @@ impl Table {
         if !e.hashed {
             return;
         }
+        let next = e.next;
         if e.template {
             let tk = e.template_key();
-            if self.templates.get(&tk) == Some(&id) {
-                self.templates.remove(&tk);
+            let head = self.templates.get(&tk).copied();
+            if head == Some(id) {
+                match next {
+                    Some(n) => {
+                        self.templates.insert(tk, n);
+                    }
+                    None => {
+                        self.templates.remove(&tk);
+                    }
+                }
+            } else {
+                self.unlink_after(head, id, next);
             }
         } else {
-            let (ck, next) = (e.client_key(), e.next);
+            let ck = e.client_key();
             let head = self.conns.get(&ck).copied();
             if head == Some(id) {
                 match next {
@@ -437,21 +452,26 @@ impl Table {
                     }
                 }
             } else {
-                // Unlink from the middle of the chain (chains are short: one client port).
-                let mut cur = head;
-                while let Some(c) = cur {
-                    let ce = self.get(c).next;
-                    if ce == Some(id) {
-                        self.get_mut(c).next = next;
-                        break;
-                    }
-                    cur = ce;
-                }
+                self.unlink_after(head, id, next);
             }
         }
         let e = self.get_mut(id);
         e.hashed = false;
         e.next = None;
+    }
+
+    /// Unlink `id` from the middle of the chain starting at `head` (chains are short: one
+    /// client port, or one template key).
+    fn unlink_after(&mut self, head: Option<EntryId>, id: EntryId, next: Option<EntryId>) {
+        let mut cur = head;
+        while let Some(c) = cur {
+            let ce = self.get(c).next;
+            if ce == Some(id) {
+                self.get_mut(c).next = next;
+                break;
+            }
+            cur = ce;
+        }
     }
 
     /// Free an entry (already unhashed and unlinked from its controller and dest).
@@ -512,15 +532,27 @@ impl Table {
         None
     }
 
-    /// Remove a template from its lookup map and give it the invalidated key of
-    /// `ip_vs_check_template()` (vport = dport = 0xffff, cport = 0). It stays in the arena until
-    /// its own timer frees it.
-    pub fn invalidate_template(&mut self, id: EntryId) {
-        self.unhash(id);
+    /// `ip_vs_check_template()` found the template invalid: unless its vport is already 0xffff,
+    /// it is unhashed, given vport = dport = 0xffff and cport = 0, and hashed again — at the
+    /// head of its chain (`ip_vs_conn_hash()`: `hlist_add_head_rcu()`). It stays until its own
+    /// timer frees it, and lookups with its new key find it first: those of a persistent
+    /// service on port 65535 for the same client network, virtual address and protocol. True
+    /// if it was re-keyed (the caller has unhashed it already).
+    pub fn invalidate_template(&mut self, id: EntryId) -> bool {
         let e = self.get_mut(id);
+        if e.vport == 0xffff {
+            return false;
+        }
+        debug_assert!(!e.hashed, "unhash the template first");
         e.vport = 0xffff;
         e.dport = 0xffff;
         e.cport = 0;
+        let key = e.template_key();
+        let head = self.templates.insert(key, id);
+        let e = self.get_mut(id);
+        e.next = head;
+        e.hashed = true;
+        true
     }
 }
 

@@ -394,6 +394,11 @@ impl Director {
     pub fn timeouts(&self) -> (u64, u64, u64) {
         self.timeouts.listed()
     }
+    /// The per-state timeout tables (`pd->timeout_table`) as `--set` left them: what the next
+    /// packet of a connection gives it (§7.3).
+    pub fn state_timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
 
     /// Services and their real servers in kernel list order (services in creation order).
     pub fn config(&self) -> Vec<(ServiceConf, Vec<DestConf>)> {
@@ -563,20 +568,25 @@ impl Director {
 
     /// Remove an entry from its lookup map, telling the journal.
     fn unhash(&mut self, id: EntryId) {
-        if self.journal.is_some() && self.table.get(id).hashed {
-            let key = self.key_of(id);
-            if let Some(pos) = self.journal_put(id, EntryChange::Removed(key)) {
-                // The entry leaves its lookup map for good (nothing journals it again); a new
-                // entry with its key takes its position.
-                self.journal_removed.insert(key, pos);
-                self.table.get_mut(id).journal_mark = 0;
-            }
+        if self.journal.is_some() && self.table.get(id).hashed && self.visible(id) {
+            self.journal_removal(id);
         }
         self.table.unhash(id);
     }
 
+    /// Journal that entry `id`'s key is gone from a cache's point of view.
+    fn journal_removal(&mut self, id: EntryId) {
+        let key = self.key_of(id);
+        if let Some(pos) = self.journal_put(id, EntryChange::Removed(key)) {
+            // The entry leaves its lookup map for good (nothing journals it again); a new
+            // entry with its key takes its position.
+            self.journal_removed.insert(key, pos);
+            self.table.get_mut(id).journal_mark = 0;
+        }
+    }
+
     fn note_upsert(&mut self, id: EntryId) {
-        if self.journal.is_none() || !self.table.get(id).hashed {
+        if self.journal.is_none() || !self.table.get(id).hashed || !self.visible(id) {
             return;
         }
         let pos = self.journal_pos(id, &entry_key(self.table.get(id)));
@@ -595,6 +605,40 @@ impl Director {
             }
         };
         self.table.get_mut(id).journal_mark = (self.journal_epoch as u64) << 32 | pos as u64;
+    }
+
+    /// Whether a cache should see entry `id` (hashed): a connection always; a template when it
+    /// heads its key's chain. Only an invalidated template (re-keyed with vport 0xffff) can
+    /// shadow another with the same key; a cache holds the head, so changes of a shadowed
+    /// template are not journaled.
+    fn visible(&self, id: EntryId) -> bool {
+        let e = self.table.get(id);
+        if !e.template {
+            return true;
+        }
+        if self.table.lookup_template(&e.template_key()) != Some(id) {
+            return false;
+        }
+        // A re-keyed (invalidated) template is found only by the lookups of a persistent
+        // service on port 65535 (§5.2 (a)); without one, a cache need not hold it.
+        e.vport != 0xffff
+            || Proto::from_number(e.proto).is_some_and(|proto| {
+                self.services.contains_key(&ServiceKey::Addr {
+                    proto,
+                    addr: e.vaddr,
+                    port: 0xffff,
+                })
+            })
+    }
+
+    /// A template just hashed at the head of its key's chain shadows the one it was put in
+    /// front of (only an invalidated template shares a key): this batch's change for that
+    /// key becomes the new head's, so the journal keeps one change per key.
+    fn take_journal_place(&mut self, ct: EntryId) {
+        if let Some(prev) = self.table.get(ct).next {
+            let mark = std::mem::take(&mut self.table.get_mut(prev).journal_mark);
+            self.table.get_mut(ct).journal_mark = mark;
+        }
     }
 
     /// Journal a change of entry `id`: over this batch's change for its key, if any, else at
@@ -828,19 +872,19 @@ impl Director {
         match pkt.dir {
             Dir::In => self.process_in(pkt, mark),
             Dir::Out => self.process_out(pkt, mark),
+            Dir::Any => {
+                if self.table.lookup_out(&out_key(pkt)).is_some() {
+                    self.process_out(pkt, mark)
+                } else {
+                    self.process_in(pkt, mark)
+                }
+            }
         }
     }
 
     /// `ip_vs_out_hook()` → `handle_response()` for a real server → client packet.
     fn process_out(&mut self, pkt: &Packet, mark: u32) -> Decision {
-        let key = OutKey {
-            proto: pkt.proto.number(),
-            daddr: pkt.src.ip(),
-            dport: pkt.src.port(),
-            caddr: pkt.dst.ip(),
-            cport: pkt.dst.port(),
-        };
-        let Some(id) = self.table.lookup_out(&key) else {
+        let Some(id) = self.table.lookup_out(&out_key(pkt)) else {
             return decision(
                 Verdict::Local,
                 mark,
@@ -887,13 +931,15 @@ impl Director {
                 let quiesced = e
                     .dest
                     .is_some_and(|d| self.dests[d.0 as usize].conf.weight == 0);
+                // ip_vs_conn_uses_old_conntrack(): only an entry made while `conntrack` was on
+                // (IP_VS_CONN_F_NFCT) has a conntrack to reuse (taken as confirmed).
                 if self.sysctl.expire_nodest_conn && quiesced {
                     resched = true;
-                    old_ct = self.sysctl.conntrack;
+                    old_ct = e.nfct;
                 } else if self.sysctl.conn_reuse_mode != 0
                     && is_new_conn_expected(e, self.sysctl.conn_reuse_mode)
                 {
-                    old_ct = self.sysctl.conntrack;
+                    old_ct = e.nfct;
                     resched = e.n_control == 0 || !old_ct;
                 }
                 if resched {
@@ -913,8 +959,9 @@ impl Director {
             let dest = self.table.get(id).dest;
             if dest.is_some_and(|d| !self.dests[d.0 as usize].available) {
                 if self.sysctl.expire_nodest_conn {
+                    let old_ct = self.table.get(id).nfct;
                     self.expire_now(id);
-                    if self.sysctl.conntrack {
+                    if old_ct {
                         return decision(
                             Verdict::Drop,
                             mark,
@@ -988,7 +1035,7 @@ impl Director {
         let old = e.state;
         let (new, active, assure) = match p {
             Proto::Tcp => {
-                let n = proto::tcp_next_state(dir, old, pkt.tcp);
+                let n = proto::tcp_next_state_in(self.sysctl.secure_tcp_on(), dir, old, pkt.tcp);
                 (n, proto::tcp_state_active(n), n == proto::TCP_ESTABLISHED)
             }
             Proto::Sctp => {
@@ -1224,8 +1271,19 @@ impl Director {
         let mut found = self.table.lookup_template(&key);
         if let Some(ct) = found {
             if !self.check_template(ct) {
-                self.unhash(ct);
-                self.table.invalidate_template(ct);
+                // Invalidated in place: re-keyed with vport 0xffff at the head of its chain
+                // (unless it has that vport already: then it stays where it is).
+                if self.table.get(ct).vport != 0xffff {
+                    self.unhash(ct);
+                    self.table.invalidate_template(ct);
+                    self.take_journal_place(ct);
+                    if self.visible(ct) {
+                        self.note_upsert(ct);
+                    } else if self.table.get(ct).next.is_some() {
+                        // It shadows a template a cache may hold under that key: drop that.
+                        self.journal_removal(ct);
+                    }
+                }
                 found = None;
             }
         }
@@ -1246,6 +1304,7 @@ impl Director {
                 let e = Entry {
                     template: true,
                     inactive: false,
+                    nfct: self.sysctl.conntrack,
                     dest: Some(dest),
                     fwd: d.conf.fwd,
                     timeout,
@@ -1259,6 +1318,7 @@ impl Director {
                     )
                 };
                 let ct = self.table.insert(e);
+                self.take_journal_place(ct);
                 self.bind_dest(dest, true);
                 (ct, dest, DecidedBy::Scheduler)
             }
@@ -1301,6 +1361,7 @@ impl Director {
             fwd: d.conf.fwd,
             no_output: d.conf.fwd.no_output(),
             one_packet,
+            nfct: self.sysctl.conntrack,
             fwmark: mark,
             ..Entry::for_packet(pkt, (d.conf.addr, dport))
         };
@@ -1321,6 +1382,7 @@ impl Director {
                 no_output: false,
                 one_packet: svc.ops && pkt.proto == Proto::Udp,
                 bypass: true,
+                nfct: self.sysctl.conntrack,
                 fwmark: mark,
                 ..Entry::for_packet(pkt, (pkt.dst.ip(), pkt.dst.port()))
             };
@@ -1405,6 +1467,17 @@ pub struct EntryInfo {
     pub state: &'static str,
     pub expires_in: Option<Duration>,
     pub n_control: u32,
+}
+
+/// The `ip_vs_conn_out_get()` key of a packet taken as a reply (real server → client).
+fn out_key(pkt: &Packet) -> OutKey {
+    OutKey {
+        proto: pkt.proto.number(),
+        daddr: pkt.src.ip(),
+        dport: pkt.src.port(),
+        caddr: pkt.dst.ip(),
+        cport: pkt.dst.port(),
+    }
 }
 
 /// `is_new_conn()`: TCP SYN or SCTP INIT.

@@ -78,6 +78,38 @@ static TCP_STATES: [[[u8; 11]; 4]; 3] = [
     ],
 ];
 
+/// `tcp_states_dos[]`: the stricter table `tcp_timeout_change()` installs while the
+/// `secure_tcp` defence is on ([`super::sysctl::Sysctls::secure_tcp_on`]). A client ACK does
+/// not complete a NAT handshake whose SYN-ACK was not seen (SYN_RECV stays), a DR/TUN SYN
+/// opens in SYNACK (120 s) instead of SYN_RECV (60 s).
+#[rustfmt::skip]
+static TCP_STATES_DOS: [[[u8; 11]; 4]; 3] = {
+    const SA: u8 = TCP_SYNACK;
+    [
+        // INPUT
+        [
+            /*syn*/ [SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SA],
+            /*fin*/ [CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, SA],
+            /*ack*/ [ES, ES, SS, SR, FW, TW, CL, CW, CL, LI, SA],
+            /*rst*/ [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
+        ],
+        // OUTPUT
+        [
+            /*syn*/ [SS, ES, SS, SA, SS, SS, SS, SS, SS, LI, SA],
+            /*fin*/ [TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW],
+            /*ack*/ [ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES],
+            /*rst*/ [CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL],
+        ],
+        // INPUT-ONLY
+        [
+            /*syn*/ [SA, ES, ES, SR, SA, SA, SA, SA, SA, SA, SA],
+            /*fin*/ [CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW],
+            /*ack*/ [ES, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES],
+            /*rst*/ [CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL],
+        ],
+    ]
+};
+
 /// `tcp_state_active_table[]`: states counted in `activeconns`.
 pub fn tcp_state_active(state: u8) -> bool {
     matches!(
@@ -94,8 +126,15 @@ fn dir_index(dir: StateDir) -> usize {
     }
 }
 
-/// `set_tcp_state()`: event priority RST, SYN, FIN, ACK; a packet with none of them → CLOSE.
+/// `set_tcp_state()` with the normal table `tcp_states[]`: event priority RST, SYN, FIN, ACK;
+/// a packet with none of them → CLOSE.
 pub fn tcp_next_state(dir: StateDir, state: u8, flags: TcpFlags) -> u8 {
+    tcp_next_state_in(false, dir, state, flags)
+}
+
+/// `set_tcp_state()` with `pd->tcp_state_table`: `tcp_states_dos[]` when `secure` (the
+/// `secure_tcp` defence is on), else `tcp_states[]`.
+pub fn tcp_next_state_in(secure: bool, dir: StateDir, state: u8, flags: TcpFlags) -> u8 {
     let ev = if flags.rst {
         3
     } else if flags.syn {
@@ -107,7 +146,8 @@ pub fn tcp_next_state(dir: StateDir, state: u8, flags: TcpFlags) -> u8 {
     } else {
         return TCP_CLOSE;
     };
-    TCP_STATES[dir_index(dir)][ev][state as usize]
+    let table = if secure { &TCP_STATES_DOS } else { &TCP_STATES };
+    table[dir_index(dir)][ev][state as usize]
 }
 
 // SCTP states (`IP_VS_SCTP_S_*`).
@@ -337,6 +377,55 @@ mod tests {
         assert_eq!(
             tcp_next_state(StateDir::Input, TCP_NONE, f("A")),
             TCP_ESTABLISHED
+        );
+    }
+
+    /// `tcp_states_dos[]` (secure_tcp) differs from `tcp_states[]` exactly where the kernel's
+    /// tables do: SYNACK instead of SYN_RECV for INPUT_ONLY SYNs and OUTPUT SYNs in SYN_RECV or
+    /// SYNACK, an INPUT ACK/FIN/SYN keeps SYNACK, an INPUT ACK keeps SYN_RECV, INPUT RST in
+    /// SYNACK → CLOSE.
+    #[test]
+    fn tcp_dos_table_differences() {
+        use StateDir::*;
+        let mut diffs = vec![];
+        for dir in [Input, Output, InputOnly] {
+            for ev in ["S", "F", "A", "R"] {
+                for s in 0..11u8 {
+                    let (n, d) = (
+                        tcp_next_state_in(false, dir, s, f(ev)),
+                        tcp_next_state_in(true, dir, s, f(ev)),
+                    );
+                    if n != d {
+                        diffs.push((
+                            dir,
+                            ev,
+                            TCP_STATE_NAMES[s as usize],
+                            TCP_STATE_NAMES[d as usize],
+                        ));
+                    }
+                }
+            }
+        }
+        let sa = "SYNACK";
+        assert_eq!(
+            diffs,
+            vec![
+                (Input, "S", "SYNACK", sa),
+                (Input, "F", "SYNACK", sa),
+                (Input, "A", "SYN_RECV", "SYN_RECV"),
+                (Input, "A", "SYNACK", sa),
+                (Input, "R", "SYNACK", "CLOSE"),
+                (Output, "S", "SYN_RECV", sa),
+                (Output, "S", "SYNACK", sa),
+                (InputOnly, "S", "NONE", sa),
+                (InputOnly, "S", "FIN_WAIT", sa),
+                (InputOnly, "S", "TIME_WAIT", sa),
+                (InputOnly, "S", "CLOSE", sa),
+                (InputOnly, "S", "CLOSE_WAIT", sa),
+                (InputOnly, "S", "LAST_ACK", sa),
+                (InputOnly, "S", "LISTEN", sa),
+                (InputOnly, "S", "SYNACK", sa),
+            ]
         );
     }
 

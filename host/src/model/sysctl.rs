@@ -19,6 +19,11 @@ pub struct Sysctls {
     pub cache_bypass: bool,
     /// Keep netfilter conntrack for IPVS flows: a reused entry's SYN is dropped instead (§2.5).
     pub conntrack: bool,
+    /// `secure_tcp` defence mode 0..3 (`update_defense_level()`): 3 switches TCP to the
+    /// stricter state table `tcp_states_dos[]` at once; 1 and 2 only do so while the host is
+    /// short of memory (`availmem < amemthresh`), which the model takes as never (2 then reads
+    /// back as 1).
+    pub secure_tcp: u32,
 }
 
 impl Default for Sysctls {
@@ -31,6 +36,7 @@ impl Default for Sysctls {
             sloppy_sctp: false,
             cache_bypass: false,
             conntrack: false,
+            secure_tcp: 0,
         }
     }
 }
@@ -45,6 +51,7 @@ impl Sysctls {
         "sloppy_sctp",
         "cache_bypass",
         "conntrack",
+        "secure_tcp",
     ];
 
     /// Sysctls of `/proc/sys/net/ipv4/vs/` that change nothing the model decides (statistics,
@@ -73,6 +80,13 @@ impl Sysctls {
         "lblc_expiration",
         "lblcr_expiration",
     ];
+
+    /// Whether `pd->tcp_state_table` is `tcp_states_dos[]`: `update_defense_level()` passes
+    /// `sysctl_secure_tcp > 1` to `ip_vs_protocol_timeout_change()`; without memory pressure
+    /// only mode 3 stays above 1.
+    pub fn secure_tcp_on(&self) -> bool {
+        self.secure_tcp == 3
+    }
 
     /// Set one value from `NAME=VALUE` text. Unknown names and out-of-range values are errors
     /// (the kernel's `proc_dointvec` would accept any int for the booleans; we refuse what would
@@ -135,20 +149,30 @@ impl Sysctls {
             "sloppy_sctp" => self.sloppy_sctp = boolean(v)?,
             "cache_bypass" => self.cache_bypass = boolean(v)?,
             "conntrack" => self.conntrack = boolean(v)?,
-            "drop_entry" | "drop_packet" | "secure_tcp" => {
-                // The defence modes (§14): 1 and 2 act only while free memory is below
+            "drop_entry" | "drop_packet" => {
+                // Defence modes (§14): 1 and 2 act only while free memory is below
                 // `amemthresh` (`update_defense_level()`), which a director with memory to spare
-                // never is; 3 is always on, and not modelled.
+                // never is; 3 is always on (random entry drops / a drop rate), not modelled.
                 if !(0..=2).contains(&v) {
                     return Err(ModelError::Invalid(format!(
                         "sysctl {short}: value {v} is not modelled (0..2: on only under memory pressure, which the model never is in; 3 = always on is not supported)"
                     )));
                 }
             }
+            "secure_tcp" => {
+                // proc_do_defense_mode(): EINVAL outside 0..3; without memory pressure
+                // update_defense_level() turns 2 into 1 at once.
+                if !(0..=3).contains(&v) {
+                    return Err(ModelError::Invalid(format!(
+                        "sysctl secure_tcp: value {v} is not 0..3"
+                    )));
+                }
+                self.secure_tcp = if v == 2 { 1 } else { v as u32 };
+            }
             _ if Self::NO_EFFECT.contains(&short) => {}
             _ => {
                 return Err(ModelError::Invalid(format!(
-                    "unknown sysctl {name:?} (known: {}; accepted without effect on decisions: drop_entry, drop_packet, secure_tcp (0..2), {}, sync_threshold, est_cpulist)",
+                    "unknown sysctl {name:?} (known: {}; accepted without effect on decisions: drop_entry, drop_packet (0..2), {}, sync_threshold, est_cpulist)",
                     Self::NAMES.join(", "),
                     Self::NO_EFFECT.join(", ")
                 )))
@@ -212,7 +236,7 @@ mod tests {
         ] {
             assert_eq!(set(a), Ok(Sysctls::default()), "{a}");
         }
-        assert!(set("secure_tcp=3").unwrap_err().contains("not modelled"));
+        assert!(set("drop_packet=3").unwrap_err().contains("not modelled"));
         assert!(set("drop_entry=3").unwrap_err().contains("not modelled"));
         assert!(set("sync_threshold=3")
             .unwrap_err()

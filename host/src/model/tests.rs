@@ -57,6 +57,12 @@ fn add_dest(key: ServiceKey, addr: &str, weight: i32) -> IpvsCmd {
         dest: dest_conf(addr, weight, FwdMethod::Route),
     }
 }
+fn edit_dest(key: ServiceKey, addr: &str, weight: i32) -> IpvsCmd {
+    IpvsCmd::EditDest {
+        svc: key,
+        dest: dest_conf(addr, weight, FwdMethod::Route),
+    }
+}
 fn syn(src: &str, dst: &str) -> Packet {
     Packet::tcp(sa(src), sa(dst), TcpFlags::SYN)
 }
@@ -1257,6 +1263,374 @@ fn s9_1_trash_revives_the_server_deleted_last() {
         Some(Conn),
     );
     expect(d.process(t(5.0), &ack(c4, vip4)), Drop, None, None);
+}
+
+/// `secure_tcp=3`: `update_defense_level()` → `ip_vs_protocol_timeout_change(ipvs, 1)` →
+/// `tcp_timeout_change()` installs `tcp_states_dos[]`. DR (INPUT_ONLY table): a SYN opens in
+/// SYNACK (120 s) instead of SYN_RECV (60 s), so a SYN retransmitted at 90 s still finds its
+/// entry. NAT (INPUT table): a client ACK without the server's SYN-ACK seen leaves SYN_RECV
+/// (60 s) instead of reaching ESTABLISHED (900 s). Modes 1 and 2 switch only under memory
+/// pressure: the normal table stays.
+#[test]
+fn s7_2_secure_tcp_uses_the_dos_state_table() {
+    let k = tcp_key(VIP);
+    let dr = |secure: &str| {
+        let mut d = director(&[
+            svc(k, "rr", None, None),
+            add_dest(k, "10.0.0.1:80", 1),
+            add_dest(k, "10.0.0.2:80", 1),
+        ]);
+        d.sysctl_mut().set("secure_tcp", secure).unwrap();
+        d
+    };
+    let c = "198.51.100.7:1000";
+    for (mode, second) in [
+        ("3", ("10.0.0.2:80", Conn)),
+        ("2", ("10.0.0.1:80", Scheduler)),
+        ("0", ("10.0.0.1:80", Scheduler)),
+    ] {
+        let mut d = dr(mode);
+        expect(
+            d.process(t(0.0), &syn(c, VIP)),
+            Forward,
+            Some("10.0.0.2:80"),
+            Some(Scheduler),
+        );
+        expect(
+            d.process(t(90.0), &syn(c, VIP)),
+            Forward,
+            Some(second.0),
+            Some(second.1),
+        );
+    }
+    assert_eq!(dr("2").sysctl().secure_tcp, 1);
+    assert!(dr("1").sysctl_mut().set("secure_tcp", "4").is_err());
+
+    let nat = |secure: &str| {
+        let mut d = director(&[
+            svc(k, "rr", None, None),
+            IpvsCmd::AddDest {
+                svc: k,
+                dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+            },
+        ]);
+        d.sysctl_mut().set("secure_tcp", secure).unwrap();
+        d
+    };
+    for (mode, late) in [("3", None), ("0", Some("10.0.0.1:8080"))] {
+        let mut d = nat(mode);
+        d.process(t(0.0), &syn(c, VIP));
+        expect(
+            d.process(t(1.0), &ack(c, VIP)),
+            Forward,
+            Some("10.0.0.1:8080"),
+            Some(Conn),
+        );
+        match late {
+            None => expect(d.process(t(100.0), &ack(c, VIP)), Local, None, None),
+            Some(dst) => expect(
+                d.process(t(100.0), &ack(c, VIP)),
+                Forward,
+                Some(dst),
+                Some(Conn),
+            ),
+        }
+    }
+}
+
+/// A captured frame (`Dir::Any`, `--pcap`) meets the hooks in the kernel's order:
+/// `ip_vs_out_hook()` (LOCAL_IN priority `NF_IP_PRI_NAT_SRC - 2`, and FORWARD) before
+/// `ip_vs_in_hook()` (`NF_IP_PRI_NAT_SRC - 1`). A NAT real server's reply is found by
+/// `ip_vs_conn_out_get()` and handled by `handle_response()`: OUTPUT state transition and
+/// timer refresh (§2, §7.3). Here the client goes quiet after the handshake while the server
+/// keeps sending: its data at 800 s re-arms the ESTABLISHED entry (900 s), so the client's ACK
+/// at 1000 s still finds it; the server's FIN then moves it by the OUTPUT table (ES → FIN_WAIT,
+/// 120 s). Taken as client → VIP packets, the replies would be local and the entry gone at
+/// 900.2 s.
+#[test]
+fn s2_captured_reply_meets_the_out_hook_first() {
+    let k = tcp_key(VIP);
+    let mut d = director(&[
+        svc(k, "rr", None, None),
+        IpvsCmd::AddDest {
+            svc: k,
+            dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+        },
+    ]);
+    let (c, rs) = ("198.51.100.7:1000", "10.0.0.1:8080");
+    let any = |src: &str, dst: &str, f: &str| {
+        let mut p = Packet::tcp(sa(src), sa(dst), TcpFlags::from_letters(f).unwrap());
+        p.dir = Dir::Any;
+        p
+    };
+    let to_rs = (Forward, Some(rs));
+    for (at, p, by) in [
+        (0.0, any(c, VIP, "S"), Scheduler),
+        (0.1, any(rs, c, "SA"), Conn),
+        (0.2, any(c, VIP, "A"), Conn),
+        (800.0, any(rs, c, "A"), Conn),
+        (1000.0, any(c, VIP, "A"), Conn),
+        (1000.1, any(rs, c, "FA"), Conn),
+    ] {
+        expect(d.process(t(at), &p), to_rs.0, to_rs.1, Some(by));
+    }
+    let e = d.entries();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].state, "FIN_WAIT");
+    assert_eq!(e[0].expires_in, Some(std::time::Duration::from_secs(120)));
+    // A frame no reply lookup finds is client → VIP: a stray server packet is not scheduled.
+    expect(
+        d.process(t(1000.2), &any("10.0.0.1:9999", c, "A")),
+        Local,
+        None,
+        None,
+    );
+}
+
+/// `ip_vs_check_template()` invalidates a template in place: unhashed, vport = dport = 0xffff,
+/// cport = 0, hashed again — at the head of the client's chain (`ip_vs_conn_hash()` uses
+/// `hlist_add_head_rcu()`), where `ip_vs_ct_in_get()` finds it before any older template with
+/// the same key. That key is the one of a persistent service on port 65535 of the same VIP and
+/// protocol for the same client network. C has templates for `:65535` (→ `.3`) and `:80`
+/// (→ `.1`); `.1` is quiesced with `expire_quiescent_template=1`, and C's next `:80` SYN
+/// invalidates T80 (re-keyed to port 65535). Then:
+/// * C's `:65535` SYN finds T80 first: invalid again (not re-keyed, it has vport 0xffff) → the
+///   scheduler → `.2`, and a new template in front of both;
+/// * or, with `.1` back to weight 1 first, T80 is valid: the `:65535` connection goes to the
+///   `:80` service's real server, port 80 (`dst_port == svc->port && dest->port`).
+#[test]
+fn s5_3_invalidated_template_is_rehashed_first_in_its_chain() {
+    let (k80, k65535) = (tcp_key(VIP), tcp_key("192.0.2.10:65535"));
+    let setup = || {
+        let mut d = director(&[
+            svc(k80, "rr", Some(300), None),
+            add_dest(k80, "10.0.0.1:80", 1),
+            svc(k65535, "rr", Some(300), None),
+            add_dest(k65535, "10.0.0.2:65535", 1),
+            add_dest(k65535, "10.0.0.3:65535", 1),
+        ]);
+        let v = "192.0.2.10:65535";
+        expect(
+            d.process(t(0.0), &syn("198.51.100.7:1000", v)),
+            Forward,
+            Some("10.0.0.3:65535"),
+            Some(Scheduler),
+        );
+        expect(
+            d.process(t(1.0), &syn("198.51.100.7:1001", VIP)),
+            Forward,
+            Some("10.0.0.1:80"),
+            Some(Scheduler),
+        );
+        d.apply(t(2.0), &edit_dest(k80, "10.0.0.1:80", 0)).unwrap();
+        d.sysctl_mut()
+            .set("expire_quiescent_template", "1")
+            .unwrap();
+        expect(
+            d.process(t(4.0), &syn("198.51.100.7:1002", VIP)),
+            Icmp,
+            None,
+            None,
+        );
+        (d, v)
+    };
+    let (mut d, v) = setup();
+    expect(
+        d.process(t(5.0), &syn("198.51.100.7:1003", v)),
+        Forward,
+        Some("10.0.0.2:65535"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(6.0), &syn("198.51.100.7:1004", v)),
+        Forward,
+        Some("10.0.0.2:65535"),
+        Some(Template),
+    );
+    let (mut d, v) = setup();
+    d.apply(t(5.0), &edit_dest(k80, "10.0.0.1:80", 1)).unwrap();
+    expect(
+        d.process(t(6.0), &syn("198.51.100.7:1003", v)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Template),
+    );
+}
+
+/// The journal of a cache follows the head of a template key's chain: an invalidated template
+/// is `Removed` under its old key and `Upsert`ed under its new one (port 65535), where it
+/// shadows an older template; that shadowed template's own changes (its deferral) are not
+/// journaled; when the head goes, the key is `Removed` and the next lookup's refresh
+/// publishes the template now found.
+#[test]
+fn cache_journal_follows_the_head_of_a_template_key() {
+    let (k80, k65535) = (tcp_key(VIP), tcp_key("192.0.2.10:65535"));
+    let mut d = director(&[
+        svc(k80, "rr", Some(300), None),
+        add_dest(k80, "10.0.0.1:80", 1),
+        svc(k65535, "rr", Some(300), None),
+        add_dest(k65535, "10.0.0.2:65535", 1),
+        add_dest(k65535, "10.0.0.3:65535", 1),
+    ]);
+    d.enable_journal();
+    let v = "192.0.2.10:65535";
+    d.process(t(0.0), &syn("198.51.100.7:1000", v));
+    d.process(t(0.5), &ack("198.51.100.7:1000", v)); // ESTABLISHED: T65535 deferred at 300
+    d.process(t(1.0), &syn("198.51.100.7:1001", VIP)); // T80, expires 301
+    d.apply(t(2.0), &edit_dest(k80, "10.0.0.1:80", 0)).unwrap();
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    d.take_changes();
+    d.process(t(4.0), &syn("198.51.100.7:1002", VIP));
+    let ch = d.take_changes();
+    let tpl = |port: u16| EntryKey {
+        template: true,
+        af: Af::Inet,
+        proto: 6,
+        client: sa("198.51.100.7:0"),
+        virt: SocketAddr::new(ip("192.0.2.10"), port),
+    };
+    assert_eq!(ch.len(), 2, "{ch:?}");
+    assert_eq!(ch[0], EntryChange::Removed(tpl(80)));
+    let EntryChange::Upsert(t80) = &ch[1] else {
+        panic!("{ch:?}")
+    };
+    assert_eq!(
+        (t80.key, t80.daddr, t80.deadline),
+        (tpl(65535), sa("10.0.0.1:65535"), Some(t(301.0)))
+    );
+    assert_eq!(d.entry(&tpl(65535)).unwrap().daddr, sa("10.0.0.1:65535"));
+    // At 300 the shadowed T65535 is deferred: nothing journaled for its key.
+    d.advance(t(300.0));
+    let ch = d.take_changes();
+    assert!(ch.iter().all(|c| c.key() != &tpl(65535)), "{ch:?}");
+    // At 301 the re-keyed T80 goes: its key is removed; T65535 heads the chain again.
+    d.advance(t(301.0));
+    let ch = d.take_changes();
+    assert_eq!(ch, vec![EntryChange::Removed(tpl(65535))]);
+    assert_eq!(d.entry(&tpl(65535)).unwrap().daddr, sa("10.0.0.3:65535"));
+    expect(
+        d.process(t(302.0), &syn("198.51.100.7:1003", v)),
+        Forward,
+        Some("10.0.0.3:65535"),
+        Some(Template),
+    );
+    let ch = d.take_changes();
+    assert!(
+        ch.iter().any(
+            |c| matches!(c, EntryChange::Upsert(v) if v.key == tpl(65535) && v.deadline == Some(t(362.0)))
+        ),
+        "{ch:?}"
+    );
+}
+
+/// `ip_vs_conn_uses_old_conntrack()` looks at the entry's `IP_VS_CONN_F_NFCT`, which
+/// `ip_vs_conn_new()` sets when the `conntrack` sysctl is on at the entry's creation — not at
+/// the sysctl's current value. A CLOSE entry made with `conntrack=0` is rescheduled by a SYN
+/// even after `conntrack=1`; one made with `conntrack=1` drops that SYN (its conntrack taken
+/// as confirmed) even after `conntrack=0`.
+#[test]
+fn s2_step5_conntrack_reuse_follows_the_entrys_nfct_flag() {
+    let k = tcp_key(VIP);
+    let c = "198.51.100.7:1000";
+    let rst = Packet::tcp(sa(c), sa(VIP), TcpFlags::from_letters("R").unwrap());
+    for (at_creation, later, second) in [
+        ("0", "1", (Forward, Some("10.0.0.1:80"), Some(Scheduler))),
+        ("1", "0", (Drop, None, None)),
+    ] {
+        let mut d = director(&[
+            svc(k, "rr", None, None),
+            add_dest(k, "10.0.0.1:80", 1),
+            add_dest(k, "10.0.0.2:80", 1),
+        ]);
+        d.sysctl_mut().set("conntrack", at_creation).unwrap();
+        d.process(t(0.0), &syn(c, VIP));
+        d.process(t(0.5), &ack(c, VIP));
+        d.process(t(1.0), &rst); // ESTABLISHED → CLOSE
+        d.sysctl_mut().set("conntrack", later).unwrap();
+        expect(
+            d.process(t(2.0), &syn(c, VIP)),
+            second.0,
+            second.1,
+            second.2,
+        );
+    }
+}
+
+/// Without a port-65535 service no lookup can find a re-keyed invalidated template: the
+/// journal does not publish it under its new key (a cache need not hold it).
+#[test]
+fn cache_journal_skips_an_invalidated_template_nothing_can_find() {
+    let (mut d, k) = persistent_24();
+    d.enable_journal();
+    d.process(t(0.0), &syn("198.51.100.7:1000", VIP)); // template → .2
+    d.apply(t(1.0), &edit_dest(k, "10.0.0.2:80", 0)).unwrap();
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    d.take_changes();
+    expect(
+        d.process(t(2.0), &syn("198.51.100.7:1001", VIP)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Scheduler),
+    );
+    let ch = d.take_changes();
+    let old = EntryKey {
+        template: true,
+        af: Af::Inet,
+        proto: 6,
+        client: sa("198.51.100.0:0"),
+        virt: sa(VIP),
+    };
+    assert!(ch.iter().all(|c| c.key().virt.port() != 0xffff), "{ch:?}");
+    // The old key's change (its removal) is taken over by the new template (→ .1).
+    assert!(
+        ch.iter().any(
+            |c| matches!(c, EntryChange::Upsert(v) if v.key == old && v.daddr == sa("10.0.0.1:80"))
+        ),
+        "{ch:?}"
+    );
+}
+
+/// A re-keyed invalidated template nothing can look up still shadows an older template with
+/// its new key (here that of a port-65535 service deleted since): the journal removes that key,
+/// so a cache does not keep deciding with the shadowed template should the service return.
+#[test]
+fn cache_journal_removes_the_key_an_unpublished_template_shadows() {
+    let (k80, k65535) = (tcp_key(VIP), tcp_key("192.0.2.10:65535"));
+    let mut d = director(&[
+        svc(k80, "rr", Some(300), None),
+        add_dest(k80, "10.0.0.1:80", 1),
+        svc(k65535, "rr", Some(300), None),
+        add_dest(k65535, "10.0.0.3:65535", 1),
+    ]);
+    d.enable_journal();
+    d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:65535"));
+    d.process(t(1.0), &syn("198.51.100.7:1001", VIP));
+    d.apply(t(2.0), &IpvsCmd::DelService(k65535)).unwrap();
+    d.apply(t(2.0), &edit_dest(k80, "10.0.0.1:80", 0)).unwrap();
+    d.sysctl_mut()
+        .set("expire_quiescent_template", "1")
+        .unwrap();
+    d.take_changes();
+    d.process(t(4.0), &syn("198.51.100.7:1002", VIP));
+    let ch = d.take_changes();
+    let tpl = |port: u16| EntryKey {
+        template: true,
+        af: Af::Inet,
+        proto: 6,
+        client: sa("198.51.100.7:0"),
+        virt: SocketAddr::new(ip("192.0.2.10"), port),
+    };
+    assert_eq!(
+        ch,
+        vec![
+            EntryChange::Removed(tpl(80)),
+            EntryChange::Removed(tpl(65535))
+        ]
+    );
 }
 
 /// §5.2 (c'): a persistent fwmark service keys a packet to destination port 0 like a port

@@ -371,6 +371,11 @@ pub enum Dir {
     In,
     /// Real server → client (only meaningful for NAT).
     Out,
+    /// Not known (a captured frame): decided in the kernel's hook order. `ip_vs_out_hook()`
+    /// runs before `ip_vs_in_hook()` at LOCAL_IN (priority `NF_IP_PRI_NAT_SRC - 2` vs `- 1`)
+    /// and alone at FORWARD, so a packet the reply lookup (`ip_vs_conn_out_get()`) finds is a
+    /// reply (`handle_response()`); any other is client → VIP.
+    Any,
 }
 
 /// TCP flags the model looks at.

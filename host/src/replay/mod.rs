@@ -324,7 +324,7 @@ pub fn run_capture(
     for (n, cp) in cap.packets.iter().enumerate() {
         match cp.packet {
             Ok(p) => {
-                let d = director.process(Time(cp.t_ns), &p);
+                let d = director.process(Time(cp.t_ns), &captured(p));
                 summary.count(&d);
                 output::write_line(out, n as u64, cp.t(), &d, None).map_err(ReplayError::Output)?;
             }
@@ -337,6 +337,14 @@ pub fn run_capture(
     }
     out.flush().map_err(ReplayError::Output)?;
     Ok(summary)
+}
+
+/// A captured frame's packet: its direction is not known (`Dir::Any`): the model tries the
+/// reply lookup first, as the kernel's hook order does (`ip_vs_out_hook()` before
+/// `ip_vs_in_hook()` at LOCAL_IN, alone at FORWARD).
+pub(crate) fn captured(mut p: Packet) -> Packet {
+    p.dir = crate::model::Dir::Any;
+    p
 }
 
 #[cfg(test)]

@@ -1232,6 +1232,89 @@ mod tests {
         w.into_writer()
     }
 
+    /// A NAT real server's replies in a capture meet `ip_vs_out_hook()` first (it runs before
+    /// `ip_vs_in_hook()` at LOCAL_IN and alone at FORWARD): forwarded as replies, they move
+    /// the entry by the OUTPUT table and re-arm it. The server's data at 800 s keeps the
+    /// ESTABLISHED entry (900 s) alive for the client's ACK at 1000 s.
+    #[test]
+    fn captured_nat_replies_are_replies() {
+        use crate::model::{DestConf, Director, FwdMethod, IpvsCmd, ServiceConf, ServiceKey, Time};
+        let frame = |src: ([u8; 4], u16), dst: ([u8; 4], u16), flags: &str| {
+            let mut b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+                .ipv4(src.0, dst.0, 64)
+                .tcp(src.1, dst.1, 1, 65535);
+            if flags.contains('S') {
+                b = b.syn();
+            }
+            if flags.contains('A') {
+                b = b.ack(1);
+            }
+            let mut v = Vec::new();
+            b.write(&mut v, b"").unwrap();
+            v
+        };
+        let (c, vip, rs) = (
+            ([198, 51, 100, 7], 1000),
+            ([192, 0, 2, 10], 80),
+            ([10, 0, 0, 1], 8080),
+        );
+        let at = |s: u64, ms: u32| Duration::new(1_700_000_000 + s, ms * 1_000_000);
+        let frames = vec![
+            (at(0, 0), frame(c, vip, "S")),
+            (at(0, 100), frame(rs, c, "SA")),
+            (at(0, 200), frame(c, vip, "A")),
+            (at(800, 0), frame(rs, c, "A")),
+            (at(1000, 0), frame(c, vip, "A")),
+        ];
+        let mut d = Director::new();
+        let k = ServiceKey::Addr {
+            proto: Proto::Tcp,
+            addr: sa("192.0.2.10:80").ip(),
+            port: 80,
+        };
+        let mut conf = ServiceConf::new(k);
+        conf.scheduler = "rr".into();
+        d.apply(Time::ZERO, &IpvsCmd::AddService(conf)).unwrap();
+        let dest = DestConf {
+            addr: sa("10.0.0.1:8080").ip(),
+            port: 8080,
+            fwd: FwdMethod::Masq,
+            weight: 1,
+            u_threshold: 0,
+            l_threshold: 0,
+            tunnel: Default::default(),
+        };
+        d.apply(Time::ZERO, &IpvsCmd::AddDest { svc: k, dest })
+            .unwrap();
+        let mut out = Vec::new();
+        let bytes = pcap_bytes(&frames, DataLink::ETHERNET);
+        crate::replay::run_pcap(d, &bytes, "nat.pcap", &mut out).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let got: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["verdict"].as_str().unwrap(),
+                    l["by"].as_str().unwrap_or("-"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("forward", "scheduler"),
+                ("forward", "conn"),
+                ("forward", "conn"),
+                ("forward", "conn"),
+                ("forward", "conn"),
+            ]
+        );
+    }
+
     #[test]
     fn pcap_file_relative_time_and_mixed_packets() {
         let frames = vec![

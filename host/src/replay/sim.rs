@@ -367,7 +367,7 @@ pub fn run_capture_card<D: PacketPort>(
     for (n, cp) in cap.packets.iter().enumerate() {
         let t = Time(cp.t_ns);
         let ce = |e| ReplayError::Card(format!("{source_name}: packet {n}: {e}"));
-        let (dec, on, reason) = match cp.packet {
+        let (dec, on, reason) = match cp.packet.map(super::captured) {
             Ok(p) => {
                 card.set_tick(t).map_err(ce)?;
                 card.advance(&mut director, t).map_err(ce)?;
