@@ -122,29 +122,19 @@ impl Sysctls {
             }
             _ => {}
         }
-        let v: i64 = value.trim().parse().map_err(|_| {
-            ModelError::Invalid(format!("sysctl {short}: value {value:?} is not an integer"))
+        // `proc_dointvec()`: one C int, any value. The kernel tests these knobs for non-zero
+        // (`conn_reuse_mode` also bit by bit), so 2 means what 1 means.
+        let v: i32 = value.trim().parse().map_err(|_| {
+            ModelError::Invalid(format!(
+                "sysctl {short}: value {value:?} is not an integer (a C int)"
+            ))
         })?;
-        let boolean = |v: i64| -> Result<bool, ModelError> {
-            match v {
-                0 => Ok(false),
-                1 => Ok(true),
-                _ => Err(ModelError::Invalid(format!(
-                    "sysctl {short}: value {v} is not 0 or 1"
-                ))),
-            }
-        };
+        let boolean = |v: i32| -> Result<bool, ModelError> { Ok(v != 0) };
         match short {
             "expire_nodest_conn" => self.expire_nodest_conn = boolean(v)?,
             "expire_quiescent_template" => self.expire_quiescent_template = boolean(v)?,
-            "conn_reuse_mode" => {
-                if !(0..=3).contains(&v) {
-                    return Err(ModelError::Invalid(format!(
-                        "sysctl conn_reuse_mode: value {v} is not 0..3"
-                    )));
-                }
-                self.conn_reuse_mode = v as u32;
-            }
+            // The kernel tests `!= 0` and `& 2`: the int's bits as they are.
+            "conn_reuse_mode" => self.conn_reuse_mode = v as u32,
             "sloppy_tcp" => self.sloppy_tcp = boolean(v)?,
             "sloppy_sctp" => self.sloppy_sctp = boolean(v)?,
             "cache_bypass" => self.cache_bypass = boolean(v)?,
@@ -208,8 +198,16 @@ mod tests {
                 .expire_quiescent_template
         );
         assert_eq!(set("conn_reuse_mode=3").unwrap().conn_reuse_mode, 3);
-        assert!(set("conn_reuse_mode=4").unwrap_err().contains("not 0..3"));
-        assert!(set("sloppy_tcp=2").unwrap_err().contains("not 0 or 1"));
+        // proc_dointvec() takes any int; the kernel tests the knobs for non-zero (and
+        // conn_reuse_mode bit by bit).
+        assert_eq!(set("conn_reuse_mode=4").unwrap().conn_reuse_mode, 4);
+        assert_eq!(set("conn_reuse_mode=-1").unwrap().conn_reuse_mode, u32::MAX);
+        assert!(set("sloppy_tcp=2").unwrap().sloppy_tcp);
+        assert!(!set("sloppy_tcp=0").unwrap().sloppy_tcp);
+        assert!(set("cache_bypass=-5").unwrap().cache_bypass);
+        assert!(set("sloppy_tcp=4294967296")
+            .unwrap_err()
+            .contains("not an integer"));
         assert!(set("sloppy_tcp=yes")
             .unwrap_err()
             .contains("not an integer"));

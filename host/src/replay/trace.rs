@@ -508,7 +508,7 @@ mod tests {
             (r#"{"t":0,"ipvsadm":["-C"]}"#, "must be a string"),
             (r#"{"t":0,"sysctl":"no_such=1"}"#, "bad sysctl"),
             (r#"{"t":0,"sysctl":"expire_nodest_conn"}"#, "bad sysctl"),
-            (r#"{"t":0,"sysctl":"expire_nodest_conn=2"}"#, "bad sysctl"),
+            (r#"{"t":0,"sysctl":"expire_nodest_conn=x"}"#, "bad sysctl"),
         ];
         for (line, want) in cases {
             let e = err(line);
