@@ -56,6 +56,7 @@ scenarios!(
     edge_cases,
     quiesce,
     client_port_zero,
+    persist_dport_zero,
     ctl_midstream,
 );
 

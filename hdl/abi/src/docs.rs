@@ -213,7 +213,9 @@ pub fn registers_markdown() -> String {
          4. Conn miss: TCP not SYN or RST set / SCTP not INIT -> miss `NotNew`; client port 20 -> `HostOnly`. \
          Service lookup: fwmark `(af, mark)` if mark != 0, then `(af, proto, vaddr, vport)`, then vport 0; \
          none and `CTRL.ftp_fallback` with TCP vport 20 or >= `UNPRIV_PORT` -> `HostOnly`; none -> `NoService`. \
-         `host_only` -> `HostOnly`; not persistent -> `Schedule`.\n\
+         `host_only` -> `HostOnly`; not persistent -> `Schedule`; persistent and destination port 0 -> `HostOnly` \
+         (`ip_vs_sched_persist()` then keys an address template, not the fwmark's, and takes the real server's \
+         port: neither is in the template image).\n\
          5. Persistent: template key (masked caddr before hashing; fwmark: proto 0, vaddr = mark, vport 0; \
          port-zero: vport 0; else packet vport). Valid live hit with `learn`, dest `gen == dest_gen` and `tpl_ok`, \
          `CTRL.learn_en`, a free conn slot and a free ring slot -> insert conn (LEARN block timeout/flags, \

@@ -528,6 +528,12 @@ impl Logic for Verdict {
             self.n_reason.next = self.r_host_only.val();
         } else if !self.s_persistent.val() {
             self.n_reason.next = self.r_schedule.val();
+        } else if self.vport.val() == 0 {
+            // `ip_vs_sched_persist()` keys the template and picks the conn's dport by
+            // `dst_port == svc->port`: for a packet to port 0 of a fwmark or port-zero service
+            // that is an address template (not the fwmark's) and the real server's port, which
+            // the template image does not say. The host decides such packets.
+            self.n_reason.next = self.r_host_only.val();
         } else if !self.t_hit.val() {
             // step 5: persistent service, template lookup
             self.n_reason.next = self.r_schedule.val();
@@ -761,7 +767,13 @@ mod tests {
         if i.s_host_only {
             return miss(HostOnly);
         }
-        if !i.s_persistent || !i.t_hit {
+        if !i.s_persistent {
+            return miss(Schedule);
+        }
+        if i.vport == 0 {
+            return miss(HostOnly);
+        }
+        if !i.t_hit {
             return miss(Schedule);
         }
         if !live(i.t_lr, i.t_to, i.now) {
@@ -835,7 +847,7 @@ mod tests {
             l4: r.pick(&[0x02, 0x10, 0x12, 0x11, 0x04, 0x06, 0x01, 0x00, 0x0a, 0x03]),
             // client port 0 (always to the host) in one packet of ten
             cport: r.pick(&[20, 1234, 40000, 5555, 20, 1234, 40000, 5555, 1234, 0]),
-            vport: r.pick(&[20, 80, 2000, 443, 1024]),
+            vport: r.pick(&[20, 80, 2000, 443, 1024, 0]),
             now,
             learn_en: r.b(85),
             ftp_fallback: r.b(50),

@@ -1259,6 +1259,288 @@ fn s9_1_trash_revives_the_server_deleted_last() {
     expect(d.process(t(5.0), &ack(c4, vip4)), Drop, None, None);
 }
 
+/// §5.2 (c'): a persistent fwmark service keys a packet to destination port 0 like a port
+/// service (`ip_vs_sched_persist()`: `dst_port == svc->port`, both 0): packet protocol, VIP,
+/// port 0 — not the fwmark key — and the connection takes the real server's port
+/// (`dport == svc->port && dest->port`). Packets to other ports share the fwmark template.
+#[test]
+fn s5_2_fwmark_packet_to_port_zero_uses_an_address_template() {
+    let f = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 1,
+    };
+    let mut c = ServiceConf::new(f);
+    c.scheduler = "rr".into();
+    c.persistence = Some(300);
+    let mut d = director(&[
+        IpvsCmd::AddService(c),
+        IpvsCmd::AddDest {
+            svc: f,
+            dest: dest_conf("10.0.0.1:8080", 1, FwdMethod::Masq),
+        },
+        IpvsCmd::AddDest {
+            svc: f,
+            dest: dest_conf("10.0.0.2:8080", 1, FwdMethod::Masq),
+        },
+    ]);
+    let marked = |mut p: Packet| {
+        p.mark = Some(1);
+        p
+    };
+    // Template (0, C, mark 1, 0) → rr #1 (.2); the original port is kept.
+    expect(
+        d.process(t(0.0), &marked(syn("198.51.100.7:1000", "192.0.2.10:80"))),
+        Forward,
+        Some("10.0.0.2:80"),
+        Some(Scheduler),
+    );
+    // Port 0: template (UDP, C, VIP, 0), none yet → rr #2 (.1); dport = the server's port.
+    expect(
+        d.process(t(1.0), &marked(udp("198.51.100.7:1001", "192.0.2.10:0"))),
+        Forward,
+        Some("10.0.0.1:8080"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(2.0), &marked(udp("198.51.100.7:1002", "192.0.2.10:0"))),
+        Forward,
+        Some("10.0.0.1:8080"),
+        Some(Template),
+    );
+    // TCP to port 0 is another protocol: its own template → rr #3 (.2).
+    expect(
+        d.process(t(3.0), &marked(syn("198.51.100.7:1003", "192.0.2.10:0"))),
+        Forward,
+        Some("10.0.0.2:8080"),
+        Some(Scheduler),
+    );
+    // Any other port still finds the fwmark template.
+    expect(
+        d.process(t(4.0), &marked(udp("198.51.100.7:1004", "192.0.2.10:53"))),
+        Forward,
+        Some("10.0.0.2:53"),
+        Some(Template),
+    );
+}
+
+/// §5.4: a port-zero service keeps the packet's port, except for a packet to port 0 itself
+/// (`dst_port == svc->port`), which goes to the real server's port when it has one. Both use
+/// the same template (vport 0).
+#[test]
+fn s5_4_port_zero_service_packet_to_port_zero_gets_the_server_port() {
+    let k0 = tcp_key("192.0.2.30:0");
+    let mut d = director(&[
+        svc(k0, "rr", Some(300), None),
+        IpvsCmd::AddDest {
+            svc: k0,
+            dest: dest_conf("10.0.0.4:8080", 1, FwdMethod::Masq),
+        },
+        IpvsCmd::AddDest {
+            svc: k0,
+            dest: dest_conf("10.0.0.5:8080", 1, FwdMethod::Masq),
+        },
+    ]);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.9:1000", "192.0.2.30:443")),
+        Forward,
+        Some("10.0.0.5:443"),
+        Some(Scheduler),
+    );
+    expect(
+        d.process(t(1.0), &syn("198.51.100.9:1001", "192.0.2.30:0")),
+        Forward,
+        Some("10.0.0.5:8080"),
+        Some(Template),
+    );
+    // Another client, first packet to port 0: rr #2, server port.
+    expect(
+        d.process(t(2.0), &syn("198.51.100.10:1000", "192.0.2.30:0")),
+        Forward,
+        Some("10.0.0.4:8080"),
+        Some(Scheduler),
+    );
+}
+
+/// §5.2 (b)/(d1): a persistent FTP service and a persistent port-zero service on the same VIP
+/// build the same template key `(TCP, C, VIP, 0)`; `ip_vs_ct_in_get()` does not look at the
+/// service and `ip_vs_check_template()` only at the real server, so each service's clients
+/// follow templates the other one made (to the other service's real server).
+#[test]
+fn s5_2_ftp_and_port_zero_services_share_template_keys() {
+    let ftp = tcp_key("192.0.2.10:21");
+    let zero = tcp_key("192.0.2.10:0");
+    let mut d = director(&[
+        svc(ftp, "rr", Some(300), None),
+        add_dest(ftp, "10.0.0.1:21", 1),
+        svc(zero, "rr", Some(300), None),
+        add_dest(zero, "10.0.0.2:0", 1),
+    ]);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.10:21")),
+        Forward,
+        Some("10.0.0.1:21"),
+        Some(Scheduler),
+    );
+    // Port 443 (privileged, not 20): no FTP data fallback; the port-zero service finds the
+    // FTP service's template.
+    expect(
+        d.process(t(1.0), &syn("198.51.100.7:1001", "192.0.2.10:443")),
+        Forward,
+        Some("10.0.0.1:443"),
+        Some(Template),
+    );
+    // And the other way round: the port-zero service makes a template for another client ...
+    expect(
+        d.process(t(2.0), &syn("198.51.100.8:1001", "192.0.2.10:443")),
+        Forward,
+        Some("10.0.0.2:443"),
+        Some(Scheduler),
+    );
+    // ... which the FTP service finds; that server's port is 0, so the packet's port 21 stays.
+    expect(
+        d.process(t(3.0), &syn("198.51.100.8:1002", "192.0.2.10:21")),
+        Forward,
+        Some("10.0.0.2:21"),
+        Some(Template),
+    );
+    // Port 5000 goes to the FTP service (data fallback before port zero): same key.
+    expect(
+        d.process(t(4.0), &syn("198.51.100.8:1003", "192.0.2.10:5000")),
+        Forward,
+        Some("10.0.0.2:5000"),
+        Some(Template),
+    );
+}
+
+/// §4 step 4: a non-persistent FTP service reached through the FTP data fallback does not
+/// schedule (`vport != svc->port`); `ip_vs_leave()` passes the packet to the host because
+/// `svc->port == FTPPORT && dport != FTPPORT` (no ICMP).
+#[test]
+fn s4_non_persistent_ftp_data_fallback_goes_to_the_host() {
+    let ftp = tcp_key("192.0.2.11:21");
+    let mut d = director(&[svc(ftp, "rr", None, None), add_dest(ftp, "10.0.0.1:21", 1)]);
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1000", "192.0.2.11:5000")),
+        Local,
+        None,
+        None,
+    );
+    expect(
+        d.process(t(0.0), &syn("198.51.100.7:1001", "192.0.2.11:20")),
+        Local,
+        None,
+        None,
+    );
+    expect(
+        d.process(t(1.0), &syn("198.51.100.7:1002", "192.0.2.11:21")),
+        Forward,
+        Some("10.0.0.1:21"),
+        Some(Scheduler),
+    );
+}
+
+/// §7.4 / §9.2 lc: the counters lc compares move with the TCP state (`set_tcp_state()`:
+/// SYN_RECV and ESTABLISHED active, CLOSE inactive) and UDP entries always count inactive.
+/// TCP: list B, A. C1 → B (tie); C2 → A (0 < 256); C3 → B (256 = 256: first); C1 ACK then RST
+/// → B = 1·256 + 1 = 257; C4 → A (256 < 257); C5 → B (257 < 512).
+#[test]
+fn s9_2_lc_follows_active_and_inactive_counters() {
+    let k = tcp_key(VIP);
+    let u = udp_key("192.0.2.10:53");
+    let mut d = director(&[
+        svc(k, "lc", None, None),
+        add_dest(k, "10.0.0.1:80", 1),
+        add_dest(k, "10.0.0.2:80", 1),
+        svc(u, "lc", None, None),
+        add_dest(u, "10.0.0.1:53", 1),
+        add_dest(u, "10.0.0.2:53", 1),
+    ]);
+    let (a, b) = ("10.0.0.1:80", "10.0.0.2:80");
+    let rst = |s: &str| {
+        let flags = TcpFlags {
+            rst: true,
+            ..TcpFlags::default()
+        };
+        Packet::tcp(sa(s), sa(VIP), flags)
+    };
+    let mut step = |at: f64, p: Packet, want: &str, by| {
+        expect(d.process(t(at), &p), Forward, Some(want), Some(by));
+    };
+    step(0.0, syn("198.51.100.1:1000", VIP), b, Scheduler);
+    step(1.0, syn("198.51.100.2:1000", VIP), a, Scheduler);
+    step(2.0, syn("198.51.100.3:1000", VIP), b, Scheduler);
+    step(3.0, ack("198.51.100.1:1000", VIP), b, Conn);
+    step(3.5, rst("198.51.100.1:1000"), b, Conn);
+    step(4.0, syn("198.51.100.4:1000", VIP), a, Scheduler);
+    step(5.0, syn("198.51.100.5:1000", VIP), b, Scheduler);
+    // UDP: B (tie), A, B (1 = 1), A.
+    step(
+        6.0,
+        udp("198.51.100.1:1000", "192.0.2.10:53"),
+        "10.0.0.2:53",
+        Scheduler,
+    );
+    step(
+        7.0,
+        udp("198.51.100.2:1000", "192.0.2.10:53"),
+        "10.0.0.1:53",
+        Scheduler,
+    );
+    step(
+        8.0,
+        udp("198.51.100.3:1000", "192.0.2.10:53"),
+        "10.0.0.2:53",
+        Scheduler,
+    );
+    step(
+        9.0,
+        udp("198.51.100.4:1000", "192.0.2.10:53"),
+        "10.0.0.1:53",
+        Scheduler,
+    );
+    assert_eq!(d.dest_counters(&k, sa(b)), Some((2, 1, 0, false)));
+    assert_eq!(d.dest_counters(&k, sa(a)), Some((2, 0, 0, false)));
+    assert_eq!(
+        d.dest_counters(&u, sa("10.0.0.2:53")),
+        Some((0, 2, 0, false))
+    );
+}
+
+/// §5.3 / §7.4: OVERLOAD is not checked for templates: a persistent client keeps landing on an
+/// overloaded real server while new clients skip it; the flag clears once `total·4 < u·3`.
+#[test]
+fn s5_3_overloaded_server_keeps_its_persistent_clients() {
+    let k = tcp_key(VIP);
+    let mut dc = dest_conf("10.0.0.1:80", 1, FwdMethod::Route);
+    dc.u_threshold = 2;
+    let mut d = director(&[
+        svc(k, "rr", Some(300), None),
+        IpvsCmd::AddDest { svc: k, dest: dc },
+        add_dest(k, "10.0.0.2:80", 1),
+    ]);
+    let (a, b) = ("10.0.0.1:80", "10.0.0.2:80");
+    let mut step = |at: f64, src: &str, want: &str, by| {
+        expect(
+            d.process(t(at), &syn(src, VIP)),
+            Forward,
+            Some(want),
+            Some(by),
+        );
+    };
+    step(0.0, "198.51.100.1:1000", b, Scheduler);
+    step(1.0, "198.51.100.2:1000", a, Scheduler);
+    step(2.0, "198.51.100.3:1000", b, Scheduler);
+    // A reaches u_threshold 2 with this one: OVERLOAD.
+    step(3.0, "198.51.100.4:1000", a, Scheduler);
+    // C2's template still sends it to A (now 3 entries).
+    step(4.0, "198.51.100.2:1001", a, Template);
+    // New clients skip A.
+    step(5.0, "198.51.100.5:1000", b, Scheduler);
+    step(6.0, "198.51.100.6:1000", b, Scheduler);
+    // SYN_RECV entries expire at 61..64 s: A's total drops to 1 (1·4 < 2·3): cleared.
+    step(100.0, "198.51.100.7:1000", a, Scheduler);
+}
+
 /// `ip_vs_flush()` (`ipvsadm -C`) deletes the fwmark services of one mark newest first (one
 /// hash bucket, `hlist_add_head_rcu()`), each real server going to the trash head: the IPv4
 /// service (created first) is deleted last, so its server is the one a later `-a` revives —
