@@ -34,6 +34,8 @@ enum Cmd {
     /// JSON float in shortest round-trip form (0 -> 0.0, 5 -> 5.0, 0.25 -> 0.25, 1e-7 -> 1e-7).
     /// A summary goes to stderr. The whole trace (syntax, commands, and the configuration events
     /// dry-run in order) is checked before the first decision is printed; errors name file:line.
+    /// An ipvsadm/iptables event the kernel refuses (EEXIST, ENOENT, ESRCH, ...) changes nothing
+    /// and the trace goes on, with a warning in the summary.
     #[command(after_help = SCHEDULERS_HELP, verbatim_doc_comment)]
     Replay(ReplayArgs),
     /// Print the configuration in `ipvsadm -S -n` form.

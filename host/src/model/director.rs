@@ -90,8 +90,18 @@ impl Director {
             IpvsCmd::EditService(c) => self.edit_service(c),
             IpvsCmd::DelService(k) => self.del_service(k),
             IpvsCmd::Clear => {
-                for k in self.svc_order.clone() {
-                    self.del_service(&k)?;
+                // ip_vs_flush() walks the <proto,addr,port> table, then the fwmark table, bucket
+                // by bucket; each bucket lists its services newest first (hlist_add_head_rcu()
+                // in ip_vs_svc_hash()). The order decides which trashed real server a later
+                // `-a` revives (ip_vs_trash_get_dest() takes the one deleted last) only for
+                // fwmark services of the same mark (one bucket: the fwmark hash has no family),
+                // so: address services, then fwmark services newest first.
+                let (fwm, addr): (Vec<ServiceKey>, Vec<ServiceKey>) = self
+                    .svc_order
+                    .iter()
+                    .partition(|k| matches!(k, ServiceKey::Fwmark { .. }));
+                for k in addr.iter().chain(fwm.iter().rev()) {
+                    self.del_service(k)?;
                 }
                 Ok(())
             }

@@ -1914,3 +1914,56 @@ fn s5_3_overloaded_server_keeps_its_persistent_clients() {
     // SYN_RECV entries expire at 61..64 s: A's total drops to 1 (1·4 < 2·3): cleared.
     step(100.0, "198.51.100.7:1000", a, Scheduler);
 }
+
+/// `ip_vs_flush()` (`ipvsadm -C`) deletes the fwmark services of one mark newest first (one
+/// hash bucket, `hlist_add_head_rcu()`), each real server going to the trash head: the IPv4
+/// service (created first) is deleted last, so its server is the one a later `-a` revives —
+/// its client's connection flows again and the IPv6 client's stays dropped.
+#[test]
+fn s9_1_flush_trashes_same_mark_fwmark_services_newest_first() {
+    let v4 = ServiceKey::Fwmark {
+        af: Af::Inet,
+        mark: 1,
+    };
+    let v6 = ServiceKey::Fwmark {
+        af: Af::Inet6,
+        mark: 1,
+    };
+    let tun = |k| IpvsCmd::AddDest {
+        svc: k,
+        dest: dest_conf("10.0.0.1:0", 1, FwdMethod::Tunnel),
+    };
+    let mut d = director(&[
+        svc(v4, "rr", None, None),
+        svc(v6, "rr", None, None),
+        tun(v4),
+        tun(v6),
+    ]);
+    let marked = |mut p: Packet| {
+        p.mark = Some(1);
+        p
+    };
+    let (c4, vip4) = ("198.51.100.7:1000", "192.0.2.10:80");
+    let (c6, vip6) = ("[2001:db8:c::7]:1000", "[2001:db8::10]:80");
+    for (c, v) in [(c4, vip4), (c6, vip6)] {
+        expect(
+            d.process(t(0.0), &marked(syn(c, v))),
+            Forward,
+            Some("10.0.0.1:80"),
+            Some(Scheduler),
+        );
+    }
+    d.apply(t(1.0), &IpvsCmd::Clear).unwrap();
+    d.apply(t(2.0), &svc(v4, "rr", None, None)).unwrap();
+    d.apply(t(2.0), &svc(v6, "rr", None, None)).unwrap();
+    expect(d.process(t(3.0), &ack(c4, vip4)), Drop, None, None);
+    expect(d.process(t(3.0), &ack(c6, vip6)), Drop, None, None);
+    d.apply(t(4.0), &tun(v4)).unwrap();
+    expect(
+        d.process(t(5.0), &ack(c4, vip4)),
+        Forward,
+        Some("10.0.0.1:80"),
+        Some(Conn),
+    );
+    expect(d.process(t(5.0), &ack(c6, vip6)), Drop, None, None);
+}
