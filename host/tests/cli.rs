@@ -217,6 +217,51 @@ fn kernel_refused_trace_event_is_skipped_with_a_warning_naming_the_line() {
 }
 
 #[test]
+fn ipvsadm_refused_trace_line_is_skipped_but_an_unreplayable_one_stops_the_trace() {
+    // `-w 70000`: ipvsadm prints "illegal weight specified" and exits before calling the
+    // kernel; the session goes on. `-s lblc`: lvsnic cannot decide for that scheduler.
+    let ipvs = scratch("ipvsadm-refuse.ipvs", ONE_SERVICE.as_bytes());
+    let syn = |t: u32| {
+        format!("{{\"t\":{t},\"proto\":\"tcp\",\"src\":\"198.51.100.7:1000\",\"dst\":\"192.0.2.10:80\",\"flags\":\"S\"}}")
+    };
+    let trace = scratch(
+        "ipvsadm-refuse.jsonl",
+        format!(
+            "{}\n{{\"t\":1,\"ipvsadm\":\"-a -t 192.0.2.10:80 -r 10.0.0.9 -w 70000\"}}\n{}\n",
+            syn(0),
+            syn(2)
+        )
+        .as_bytes(),
+    );
+    let o = lvsnic(&["replay", "--ipvs", &ipvs, "--trace", &trace]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 2, "printed {}", stdout(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "{trace}:2: ipvsadm `-a -t 192.0.2.10:80 -r 10.0.0.9 -w 70000` refused by ipvsadm: illegal weight specified"
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let trace = scratch(
+        "ipvsadm-unsupported.jsonl",
+        format!(
+            "{}\n{{\"t\":1,\"ipvsadm\":\"-E -t 192.0.2.10:80 -s lblc\"}}\n",
+            syn(0)
+        )
+        .as_bytes(),
+    );
+    let o = lvsnic(&["replay", "--ipvs", &ipvs, "--trace", &trace]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty(), "printed {}", stdout(&o));
+    assert!(
+        stderr(&o).contains(&format!("{trace}:2: ipvsadm `-E -t 192.0.2.10:80 -s lblc`")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn ipvs_file_errors_name_file_and_line() {
     let ipvs = scratch(
         "badline.ipvs",

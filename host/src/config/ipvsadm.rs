@@ -68,12 +68,45 @@ pub fn parse_command(line: &str) -> Result<Option<IpvsCmd>, String> {
     Parser::default().run(&words).map(Some)
 }
 
+/// Why an `ipvsadm` line of a trace does not become a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceCmdError {
+    /// ipvsadm itself refuses it (an unknown or illegal option, a bad value or combination): it
+    /// prints the error and exits without calling the kernel, so nothing changes and the
+    /// session goes on.
+    Refused(String),
+    /// lvsnic cannot replay it (a shell syntax it does not take, a host or service name to
+    /// resolve, a scheduler or invocation it does not model): the trace stops.
+    Unsupported(String),
+}
+
+/// Parts of the messages of lines lvsnic cannot replay (its own limits, not ipvsadm's).
+const LIMITS: &[&str] = &[
+    "names are not resolved",
+    "is not supported by lvsnic",
+    "is not supported in a trace",
+];
+
 /// Parse an `ipvsadm` invocation of a trace: as [`parse_command`], and also the invocations
 /// that change nothing the model decides with — listing (`-L`/`-l` with its display options,
 /// `-S`, `-h`, `-v`) and the connection-sync daemon (`--start-daemon`/`--stop-daemon` with
 /// their options; §13 is not modelled, and a director's own decisions do not depend on it) —
 /// which are `Ok(None)`. A rules file refuses those (`ipvsadm -R` input holds table commands).
-pub fn parse_trace_command(line: &str) -> Result<Option<IpvsCmd>, String> {
+/// Errors say whether ipvsadm itself would refuse the line or lvsnic cannot replay it.
+pub fn parse_trace_command(line: &str) -> Result<Option<IpvsCmd>, TraceCmdError> {
+    // A line the shell would not split (an open quote) never ran: lvsnic cannot tell what
+    // was meant.
+    tokenize(line).map_err(TraceCmdError::Unsupported)?;
+    trace_command(line).map_err(|m| {
+        if LIMITS.iter().any(|l| m.contains(l)) {
+            TraceCmdError::Unsupported(m)
+        } else {
+            TraceCmdError::Refused(m)
+        }
+    })
+}
+
+fn trace_command(line: &str) -> Result<Option<IpvsCmd>, String> {
     let mut words = tokenize(line)?;
     if words.first().map(String::as_str) == Some("ipvsadm") {
         words.remove(0);

@@ -1,7 +1,7 @@
 //! Tests of the ipvsadm rules parser and of `save` (spec §12.1, §12.3, §6.4, §10, §11).
 //! Expected values are written by hand from ipvsadm.c / the spec, never computed by the code.
 
-use super::ipvsadm::{parse_command, parse_rules, parse_trace_command};
+use super::ipvsadm::{parse_command, parse_rules, parse_trace_command, TraceCmdError};
 use super::libc::{inet_aton, inet_ntop6, string_to_number};
 use super::save::save;
 use crate::model::{
@@ -1271,13 +1271,13 @@ fn trace_accepts_invocations_that_change_nothing() {
     }
     assert_eq!(
         parse_trace_command("-A -t 192.0.2.10:80 -s rr"),
-        parse_command("-A -t 192.0.2.10:80 -s rr")
+        parse_command("-A -t 192.0.2.10:80 -s rr").map_err(TraceCmdError::Refused)
     );
     assert!(parse_trace_command("-A -t 192.0.2.10:80 -s rr")
         .unwrap()
         .is_some());
+    // ipvsadm's own refusals (it exits before calling the kernel: nothing changes) ...
     for (l, msg) in [
-        ("-R", "option `-R' is not supported in a trace"),
         ("-L -n -s rr", "illegal option `-s' with `-L'"),
         ("-L -A", "illegal option `-A' with `-L'"),
         ("-L -n extra", "unexpected argument extra"),
@@ -1290,7 +1290,38 @@ fn trace_accepts_invocations_that_change_nothing() {
             "-A -t 1.2.3.4:80 -n",
             "option `-n' is not supported in a rules file",
         ),
+        (
+            "-a -t 1.2.3.4:80 -r 10.0.0.1 -w 70000",
+            "illegal weight specified: `70000' (0..65535)",
+        ),
     ] {
-        assert_eq!(parse_trace_command(l), Err(msg.to_string()), "{l}");
+        assert_eq!(
+            parse_trace_command(l),
+            Err(TraceCmdError::Refused(msg.to_string())),
+            "{l}"
+        );
+    }
+    // ... and what lvsnic cannot replay: the trace stops.
+    for (l, msg) in [
+        ("-R", "option `-R' is not supported in a trace"),
+        (
+            "-A -t 1.2.3.4:http",
+            "illegal virtual server address[:port] specified: `http' is not a port number 0..65535 (service names are not resolved)",
+        ),
+        (
+            "-A -t www.example.com:80",
+            "illegal virtual server address[:port] specified: `www.example.com' is not a numeric IPv4 or IPv6 address (host names are not resolved)",
+        ),
+        (
+            "-A -t 1.2.3.4:80 -s lblc",
+            "scheduler `lblc' is not supported by lvsnic (supported: rr, wrr, lc, wlc, sed, nq, fo, ovf, sh, dh, mh, none)",
+        ),
+        ("-A -t '1.2.3.4:80", "unterminated ' quote"),
+    ] {
+        assert_eq!(
+            parse_trace_command(l),
+            Err(TraceCmdError::Unsupported(msg.to_string())),
+            "{l}"
+        );
     }
 }

@@ -20,8 +20,9 @@
 //! director (their acceptance does not depend on packets). So a trace with any bad line prints
 //! no decisions at all and the error names the trace path and the 1-based line number.
 //!
-//! Except one kind of "bad": an `ipvsadm` or `iptables` command that parses but that the kernel
-//! itself refuses (`-a` of a real server that exists: EEXIST, `-d`/`-e` of one that does not:
+//! Except one kind of "bad": an `ipvsadm` command that ipvsadm itself refuses (an illegal
+//! option, value or combination: it exits before calling the kernel), and an `ipvsadm` or
+//! `iptables` command that parses but that the kernel itself refuses (`-a` of a real server that exists: EEXIST, `-d`/`-e` of one that does not:
 //! ENOENT, `-D`/`-E` of a missing service: ESRCH, `-l` above `-u`: ERANGE, `iptables -D` of a
 //! rule that is not there, ...). The kernel returns the error and changes nothing, and the traffic
 //! that follows is decided as before; so does the replay: the event is skipped with a warning in
@@ -36,6 +37,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::config::ipvsadm::TraceCmdError;
 use crate::config::{self, ConfigError};
 use crate::model::fwmark::MarkCmd;
 use crate::model::{Director, IpvsCmd, Packet, Time};
@@ -202,7 +204,15 @@ pub(crate) fn prepare(
             EventKind::Ipvsadm(cmd) => match config::ipvsadm::parse_trace_command(cmd) {
                 Ok(Some(c)) => Step::Ipvs(c),
                 Ok(None) => Step::Nothing,
-                Err(m) => return Err(err(ev.line, format!("ipvsadm `{cmd}`: {m}")).into()),
+                // ipvsadm itself refuses the line: it exits with the error before calling the
+                // kernel, nothing changes, and the session goes on (as for kernel refusals).
+                Err(TraceCmdError::Refused(m)) => Step::Refused(format!(
+                    "{source_name}:{}: ipvsadm `{cmd}` refused by ipvsadm: {m}; nothing changes, the trace goes on",
+                    ev.line + 1
+                )),
+                Err(TraceCmdError::Unsupported(m)) => {
+                    return Err(err(ev.line, format!("ipvsadm `{cmd}`: {m}")).into())
+                }
             },
             EventKind::Iptables { af, cmd } => match config::iptables::parse_command(cmd, *af) {
                 Ok(c) => Step::Mark(c),
