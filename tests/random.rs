@@ -13,6 +13,7 @@ fn replay(dir: &std::path::Path, g: &traffic::Generated) -> String {
         ipvs: dir.join("t.ipvs"),
         marks: vec![dir.join("t.marks")],
         sysctls: vec![],
+        iface: None,
         input: Input::Trace(dir.join("t.jsonl")),
     };
     let mut out = Vec::new();

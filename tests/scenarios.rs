@@ -12,6 +12,7 @@ fn run_in_process(name: &str) {
         ipvs: s.ipvs.clone(),
         marks: s.marks.iter().cloned().collect(),
         sysctls: vec![],
+        iface: None,
         input: Input::Trace(s.trace.clone()),
     };
     let mut out = Vec::new();
@@ -57,6 +58,7 @@ scenarios!(
     quiesce,
     client_port_zero,
     persist_dport_zero,
+    fwmark_iface,
     ctl_midstream,
     timeouts_set,
     secure_tcp,

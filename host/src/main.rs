@@ -69,6 +69,10 @@ struct ReplayArgs {
     /// A /proc/sys/net/ipv4/vs setting, e.g. expire_nodest_conn=1 (repeatable).
     #[arg(long, value_name = "NAME=VALUE")]
     sysctl: Vec<String>,
+    /// The interface every packet comes in on, matched by iptables `-i` (default: the first
+    /// interface a `-i` rule names, else eth0).
+    #[arg(long, value_name = "NAME", value_parser = parse_iface)]
+    iface: Option<String>,
     /// Events, one JSON object per line: packets, ipvsadm/iptables/ip6tables commands, sysctls.
     #[arg(long, value_name = "EVENTS.jsonl")]
     trace: Option<PathBuf>,
@@ -95,6 +99,18 @@ enum Backend {
     Sim,
 }
 
+/// An interface name as the kernel takes it: 1..15 bytes (IFNAMSIZ), no `/`, white space or
+/// `:` (`dev_valid_name()`), not `.` or `..`.
+fn parse_iface(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 15 {
+        return Err(format!("`{s}` is not 1..15 bytes long"));
+    }
+    if s == "." || s == ".." || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
+        return Err(format!("`{s}` is not a valid interface name"));
+    }
+    Ok(s.to_string())
+}
+
 fn fail(e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("lvsnic: error: {e}");
     ExitCode::FAILURE
@@ -113,6 +129,7 @@ fn main() -> ExitCode {
                 ipvs: a.ipvs,
                 marks: a.marks,
                 sysctls: a.sysctl,
+                iface: a.iface,
                 input,
             };
             if a.verify && a.backend == Backend::Model {

@@ -62,6 +62,7 @@ scenarios!(
     quiesce,
     client_port_zero,
     persist_dport_zero,
+    fwmark_iface,
     ctl_midstream,
     timeouts_set,
     secure_tcp,

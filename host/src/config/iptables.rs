@@ -8,11 +8,11 @@
 //!   `-m tcp|udp|sctp [!] --sport/--dport port[:port]` (the module is implicit after `-p tcp`),
 //!   `-m multiport [!] --dports|--sports|--ports list`, `-m mark [!] --mark value[/mask]`,
 //!   `-m comment --comment text` (kept for `-D` equality and printing, ignored for matching),
-//!   `-i +` (every interface: a no-op).
+//!   `[!] -i name[+]` (matched against the director's one ingress interface,
+//!   [`MarkRules::ingress`]; `-i +` is every interface: a no-op).
 //! * Targets: `-j MARK --set-xmark|--set-mark|--and-mark|--or-mark|--xor-mark`, `-j ACCEPT`,
 //!   `-j RETURN`, `-j USERCHAIN`; no `-j` (counters only).
-//! * Not modelled, rejected: interfaces other than `-i +` (packets in the model carry no
-//!   interface), `-o`, `-g`, every other match module and target (DROP included: a dropped
+//! * Not modelled, rejected: `-o` (no output interface before LOCAL_IN), `-g`, every other match module and target (DROP included: a dropped
 //!   packet never reaches IPVS, which `mark()` cannot express), built-in policies other than
 //!   ACCEPT, comma lists of addresses and host names (iptables would expand/resolve them).
 //! * A single command must say `-t mangle`: without `-t` iptables uses the filter table, which
@@ -20,7 +20,7 @@
 
 use super::ConfigError;
 use crate::model::fwmark::{
-    check_chain_name, is_builtin_chain, AddrMatch, MarkCmd, MarkRule, MarkRules, Match,
+    check_chain_name, is_builtin_chain, AddrMatch, IfaceMatch, MarkCmd, MarkRule, MarkRules, Match,
     MultiportDir, PortMatch, PortRange, ProtoMatch, Target,
 };
 use crate::model::Af;
@@ -263,6 +263,8 @@ fn tokenize(line: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+// One value per parsed line, consumed at once (never stored in bulk): its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Parsed {
     Cmd(MarkCmd),
     NewChain(String),
@@ -666,11 +668,21 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
             "-i" | "--in-interface" => {
                 rule_opts = true;
                 let a = inv_arg(&mut i, t, &mut inv)?;
-                if a != "+" || inv {
+                // xtables_parse_interface(): at most IFNAMSIZ - 1 characters.
+                if a.is_empty() || a.len() > 15 {
                     return Err(format!(
-                        "unsupported `{t} {}{a}`: packets in the model carry no interface (only `-i +` is accepted)",
-                        if inv { "! " } else { "" }
+                        "interface name `{a}` must be 1..15 characters (IFNAMSIZ)"
                     ));
+                }
+                if b.rule.iface.is_some() {
+                    return Err(format!("multiple `{t}` flags not allowed"));
+                }
+                // `-i +` is every interface: no match at all (as iptables-save prints it).
+                if a != "+" || inv {
+                    b.rule.iface = Some(IfaceMatch {
+                        name: a.to_string(),
+                        invert: inv,
+                    });
                 }
                 inv = false;
             }
@@ -1094,9 +1106,18 @@ COMMIT
         let (l, m) = err_line("*mangle\n-A LVS -j ACCEPT\nCOMMIT\n");
         assert_eq!(l, 2);
         assert!(m.contains("LVS"), "{m}");
-        let (l, m) = err_line("-A PREROUTING -i eth0 -j MARK --set-mark 1\n");
+        let (l, m) = err_line("-A PREROUTING -i eth0123456789abc -j MARK --set-mark 1\n");
         assert_eq!(l, 1);
-        assert!(m.contains("eth0"), "{m}");
+        assert!(
+            m.contains("eth0123456789abc") && m.contains("IFNAMSIZ"),
+            "{m}"
+        );
+        let (l, m) = err_line("\n-A PREROUTING -i eth0 --in-interface eth1 -j MARK --set-mark 1\n");
+        assert_eq!(l, 2);
+        assert!(m.contains("multiple `--in-interface` flags"), "{m}");
+        let (l, m) = err_line("-A PREROUTING -o eth0 -j MARK --set-mark 1\n");
+        assert_eq!(l, 1);
+        assert!(m.contains("-o"), "{m}");
         let (l, m) = err_line("-A PREROUTING -m comment --comment \"unterminated -j ACCEPT\n");
         assert_eq!(l, 1);
         assert!(m.contains("unterminated"), "{m}");

@@ -405,6 +405,11 @@ pub fn compile_rules(rules: &MarkRules, max: usize) -> Result<Vec<MarkRuleEntry>
     for af in [Af::Inet, Af::Inet6] {
         for chain in ["PREROUTING", "INPUT"] {
             for (i, r) in rules.rules(af, chain).unwrap_or(&[]).iter().enumerate() {
+                // Every packet comes in on the ingress interface: a rule whose `-i` names
+                // another never matches, and one whose `-i` matches it needs no test.
+                if !rules.rule_on(r) {
+                    continue;
+                }
                 let e = compile_rule(r).map_err(|m| format!("{chain} rule {}: {m}", i + 1))?;
                 out.extend(e);
             }
@@ -1675,6 +1680,32 @@ pub(crate) mod tests {
         ))
         .unwrap();
         assert!(compile_rules(&r, 32).is_err());
+    }
+
+    /// Every packet comes in on the ingress interface: a rule whose `-i` names another is left
+    /// out (even one the card could not express), one whose `-i` matches loses the test.
+    #[test]
+    fn rules_for_another_interface_are_left_out() {
+        use crate::config::iptables::parse_ruleset;
+        let text = "*mangle\n:PREROUTING ACCEPT [0:0]\n\
+            -A PREROUTING -i lo -j ACCEPT\n\
+            -A PREROUTING -i eth0 -p tcp --dport 80 -j MARK --set-mark 1\n\
+            -A PREROUTING -i eth1 -p tcp --dport 443 -j MARK --set-mark 2\n\
+            -A PREROUTING ! -i eth+ -j MARK --set-mark 3\nCOMMIT\n";
+        let mut r = parse_ruleset(text).unwrap();
+        assert_eq!(r.ingress(), "eth0");
+        let e = compile_rules(&r, 32).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].dport, e[0].value), ((80, 80), 1));
+        r.set_ingress("eth1");
+        let e = compile_rules(&r, 32).unwrap();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].dport, e[0].value), ((443, 443), 2));
+        r.set_ingress("lo");
+        assert!(
+            compile_rules(&r, 32).is_err(),
+            "-i lo -j ACCEPT now applies"
+        );
     }
 
     #[test]

@@ -294,6 +294,28 @@ impl Target {
     }
 }
 
+/// `-i NAME` / `! -i NAME`: the packet came in on interface NAME — or, for a NAME ending in `+`,
+/// on one whose name starts with the text before it (`ifname_compare()` with the mask
+/// `xtables_parse_interface()` builds; `+` alone is every interface).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IfaceMatch {
+    pub name: String,
+    pub invert: bool,
+}
+
+impl IfaceMatch {
+    pub fn matches(&self, iface: &str) -> bool {
+        let hit = match self.name.strip_suffix('+') {
+            Some(prefix) => iface.starts_with(prefix),
+            None => iface == self.name,
+        };
+        hit != self.invert
+    }
+}
+
+/// The interface the model's packets come in on unless told otherwise (`--iface`).
+pub const DEFAULT_INGRESS: &str = "eth0";
+
 /// One mangle rule (match + target), normalized as iptables stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MarkRule {
@@ -301,6 +323,9 @@ pub struct MarkRule {
     pub af: Af,
     pub src: Option<AddrMatch>,
     pub dst: Option<AddrMatch>,
+    /// `-i`: decided per rule set, not per packet (every packet comes in on the director's one
+    /// ingress interface, [`MarkRules::ingress`]).
+    pub iface: Option<IfaceMatch>,
     pub proto: Option<ProtoMatch>,
     pub matches: Vec<Match>,
     pub target: Target,
@@ -313,6 +338,7 @@ impl MarkRule {
             af,
             src: None,
             dst: None,
+            iface: None,
             proto: None,
             matches: Vec::new(),
             target: Target::None,
@@ -340,7 +366,7 @@ impl MarkRule {
     }
 
     /// Apply this rule to a packet with the given current mark, as the kernel would, ignoring
-    /// jumps (`Some(new mark)` if it matched). Useful for tests and tooling.
+    /// jumps and `-i` (`Some(new mark)` if it matched). Useful for tests and tooling.
     pub fn eval(&self, pkt: &Packet, mark: u32) -> Option<u32> {
         let k = Key::of(pkt);
         if k.af != self.af || !self.matches(&k, mark) {
@@ -386,6 +412,12 @@ impl fmt::Display for MarkRule {
         }
         if let Some(a) = &self.dst {
             a.write(&mut s, self.af, "-d")?;
+        }
+        if let Some(i) = &self.iface {
+            if i.invert {
+                s.push_str(" !");
+            }
+            write!(s, " -i {}", i.name)?;
         }
         let module = self.proto.and_then(|p| proto_name(p.num)).unwrap_or("tcp");
         if let Some(p) = &self.proto {
@@ -515,6 +547,11 @@ pub struct MarkRules {
     entry: [[u32; 2]; 2],
     /// Number of rules in the entry chains (0 → every packet keeps mark 0 at once).
     live: usize,
+    /// The interface every packet comes in on (`-i` matches it): set, or the first one a rule
+    /// named (fixed from then on); `None`: [`DEFAULT_INGRESS`] until a rule names one.
+    ingress: Option<String>,
+    /// Parallel to `chains[i].rules`: the rule's `-i` matches `ingress` (or it has none).
+    on: Vec<Vec<bool>>,
 }
 
 /// The packet fields rules look at, extracted once per packet.
@@ -561,6 +598,8 @@ impl Default for MarkRules {
             acts: Vec::new(),
             entry: [[NO_CHAIN; 2]; 2],
             live: 0,
+            ingress: None,
+            on: Vec::new(),
         }
     }
 }
@@ -568,6 +607,37 @@ impl Default for MarkRules {
 impl MarkRules {
     pub fn new() -> Self {
         MarkRules::default()
+    }
+
+    /// The interface every packet comes in on (what `-i` is matched against): the one set by
+    /// [`MarkRules::set_ingress`], else the first one a rule named with `-i` (not inverted, no
+    /// `+`; fixed once chosen), else [`DEFAULT_INGRESS`]. The model is a director with one
+    /// ingress interface (the card's port).
+    pub fn ingress(&self) -> &str {
+        self.ingress.as_deref().unwrap_or(DEFAULT_INGRESS)
+    }
+
+    /// Packets come in on `name` from now on.
+    pub fn set_ingress(&mut self, name: &str) {
+        self.ingress = Some(name.to_string());
+        self.compile_lenient();
+    }
+
+    /// Whether a rule's `-i` (if any) matches the ingress interface: a rule whose `-i` does
+    /// not never matches.
+    pub fn rule_on(&self, r: &MarkRule) -> bool {
+        r.iface.as_ref().is_none_or(|m| m.matches(self.ingress()))
+    }
+
+    /// The first interface a rule names with `-i` (not inverted, no `+`, not the loopback
+    /// `lo`, which traffic to a virtual service never comes in on), in chain order.
+    pub fn first_named_iface(&self) -> Option<&str> {
+        self.chains
+            .iter()
+            .flat_map(|c| &c.rules)
+            .filter_map(|r| r.iface.as_ref())
+            .find(|m| !m.invert && !m.name.ends_with('+') && m.name != "lo")
+            .map(|m| m.name.as_str())
     }
 
     /// The mark a packet carries when it reaches IPVS (it arrives with mark 0). A packet that
@@ -598,8 +668,8 @@ impl MarkRules {
         }
         let rules = &self.chains[ci].rules;
         let acts = &self.acts[ci];
-        for (r, a) in rules.iter().zip(acts) {
-            if !r.matches(k, *mark) {
+        for ((r, a), on) in rules.iter().zip(acts).zip(&self.on[ci]) {
+            if !on || !r.matches(k, *mark) {
                 continue;
             }
             match *a {
@@ -877,6 +947,14 @@ impl MarkRules {
             acts.push(v);
         }
         self.acts = acts;
+        if self.ingress.is_none() {
+            self.ingress = self.first_named_iface().map(str::to_string);
+        }
+        self.on = self
+            .chains
+            .iter()
+            .map(|c| c.rules.iter().map(|r| self.rule_on(r)).collect())
+            .collect();
         self.entry = [[NO_CHAIN; 2]; 2];
         self.live = 0;
         for af in [Af::Inet, Af::Inet6] {
@@ -1351,5 +1429,51 @@ mod tests {
         let dt = t.elapsed().as_secs_f64();
         println!("{:.1} M decisions/s (acc {acc})", n as f64 / dt / 1e6);
         assert!(acc > 0);
+    }
+
+    /// `-i` is matched against the one ingress interface (`ifname_compare()`: exact, or a
+    /// prefix before a final `+`; `!` inverts): by default the first interface a rule names.
+    #[test]
+    fn in_interface_matches_the_ingress_interface() {
+        let p = tcp("198.51.100.7:1000", "192.0.2.10:80");
+        let r = rules(
+            Af::Inet,
+            &[
+                "-A PREROUTING -i lo -j MARK --or-mark 0x1",
+                "-A PREROUTING ! -i ens3 -j MARK --or-mark 0x2",
+                "-A PREROUTING -i ens3 -j MARK --or-mark 0x4",
+                "-A PREROUTING -i ens+ -j MARK --or-mark 0x8",
+                "-A PREROUTING -i eth0 -j MARK --or-mark 0x10",
+                "-A PREROUTING ! -i eth+ -j MARK --or-mark 0x20",
+                "-A PREROUTING -i + -j MARK --or-mark 0x40",
+            ],
+        );
+        // `lo`, inverted and wildcard names are skipped: the ingress is ens3.
+        assert_eq!(r.ingress(), "ens3");
+        assert_eq!(r.mark(&p), 0x4 | 0x8 | 0x20 | 0x40);
+        let mut r2 = r.clone();
+        r2.set_ingress("eth0");
+        assert_eq!(r2.mark(&p), 0x2 | 0x10 | 0x40);
+        // Fixed once chosen: a later rule naming another interface does not move it.
+        let mut r3 = rules(Af::Inet, &["-A PREROUTING -i lo -j MARK --or-mark 0x1"]);
+        assert_eq!(r3.ingress(), DEFAULT_INGRESS);
+        r3.apply(
+            parse_command("-t mangle -A INPUT -i eth1 -j MARK --or-mark 0x2", Af::Inet).unwrap(),
+        )
+        .unwrap();
+        r3.apply(
+            parse_command("-t mangle -A INPUT -i eth2 -j MARK --or-mark 0x4", Af::Inet).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(r3.ingress(), "eth1");
+        assert_eq!(r3.mark(&p), 0x2);
+        // Printed as iptables-save does (after -s/-d, before -p) and read back equal.
+        let rule = &r.rules(Af::Inet, "PREROUTING").unwrap()[1];
+        assert_eq!(rule.to_string(), "! -i ens3 -j MARK --set-xmark 0x2/0x2");
+        let back = crate::config::iptables::parse_ruleset(&r.save(Af::Inet)).unwrap();
+        assert_eq!(
+            back.rules(Af::Inet, "PREROUTING"),
+            r.rules(Af::Inet, "PREROUTING")
+        );
     }
 }

@@ -58,6 +58,9 @@ pub struct Options {
     pub marks: Vec<PathBuf>,
     /// `NAME=VALUE` assignments.
     pub sysctls: Vec<String>,
+    /// The interface every packet comes in on (iptables `-i`); `None`: the first one a rule
+    /// names, else `eth0` ([`crate::model::fwmark::MarkRules::ingress`]).
+    pub iface: Option<String>,
     pub input: Input,
 }
 
@@ -125,6 +128,15 @@ pub fn load_config(
     Ok(director)
 }
 
+/// [`load_config`] for a replay's options, with its ingress interface (`--iface`).
+pub(crate) fn configured(opts: &Options) -> Result<Director, ReplayError> {
+    let mut director = load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+    if let Some(i) = &opts.iface {
+        director.marks_mut().set_ingress(i);
+    }
+    Ok(director)
+}
+
 /// Run a replay: decisions go to `out` (flushed at the end), the summary is returned.
 pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, ReplayError> {
     // The input is read and checked first (cheap, and independent of the configuration).
@@ -133,7 +145,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, ReplayError> 
             let name = path.display().to_string();
             let text = read_text(path)?;
             let events = trace::parse_trace(&text, &name)?;
-            let director = load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+            let director = configured(opts)?;
             run_events(director, &events, &name, out)
         }
         Input::Pcap(path) => {
@@ -146,7 +158,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Result<Summary, ReplayError> 
                 path: name.clone(),
                 msg: e.to_string(),
             })?;
-            let director = load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+            let director = configured(opts)?;
             run_capture(director, &cap, &name, out)
         }
     }

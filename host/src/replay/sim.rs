@@ -432,7 +432,7 @@ pub fn run_sim(
                 path: name.clone(),
                 msg: e.to_string(),
             })?;
-            let director = super::load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+            let director = super::configured(opts)?;
             return run_capture_card(
                 lvsnic_sim::SimCard::new(),
                 director,
@@ -450,7 +450,7 @@ pub fn run_sim(
         err,
     })?;
     let events = trace::parse_trace(&text, &name)?;
-    let director = super::load_config(&opts.ipvs, &opts.marks, &opts.sysctls)?;
+    let director = super::configured(opts)?;
     run_events_card_with(
         lvsnic_sim::SimCard::new(),
         director,
