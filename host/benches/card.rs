@@ -17,7 +17,9 @@
 //!    the card's ring, then only the host handler timed (decode → `Director::process` → journal
 //!    mirror → command planning/encoding), with a mirror per record (`Card::handle`) and with
 //!    one mirror per drain (`Card::drain`, in steady state, for all the records and for the
-//!    first 2,000: the figure depends on whether the tables fit in the CPU's caches);
+//!    first 2,000: the figure depends on whether the tables fit in the CPU's caches), for the
+//!    heaviest miss (a persistent service's new client network: template + conn, two Inserts)
+//!    and for a service without persistence (`conn_only`: one conn, one Insert);
 //! 5. miss-to-install time: simulated cycles from the miss record's DMA write to the host seeing
 //!    the install command done, and host microseconds from reading the record to ringing the
 //!    install's doorbell (simulation time inside register accesses subtracted).
@@ -703,8 +705,7 @@ fn isolated_misses() {
 
 /// Real miss records from the card: SYNs from `n` new /24 networks, back to back; the host
 /// only consumes the ring.
-fn capture(n: u32) -> (Director, Vec<[u32; RECORD_WORDS]>, [usize; 5]) {
-    let d = director();
+fn capture(n: u32, d: Director) -> (Director, Vec<[u32; RECORD_WORDS]>, [usize; 5]) {
     let mut c = Card::init(Probe::new(), &d).expect("card init");
     let geo = [
         c.info.services as usize,
@@ -738,16 +739,30 @@ fn capture(n: u32) -> (Director, Vec<[u32; RECORD_WORDS]>, [usize; 5]) {
 }
 
 fn host_misses() {
+    // The heaviest miss (a new template and a new conn: two Inserts), the figure of record, and
+    // a miss of a service without persistence (one conn, one Insert).
+    host_misses_for("", director());
+    let mut plain = support::plain_director();
+    plain.enable_journal();
+    host_misses_for("/conn_only", plain);
+}
+
+fn host_misses_for(tag: &str, d: Director) {
     let n = 20_000 * scale() as u32;
     let t = Instant::now();
-    let (d0, recs, geo) = capture(n);
+    let (d0, recs, geo) = capture(n, d);
     let cap = t.elapsed();
+    let what = if tag.is_empty() {
+        "new templates + conns"
+    } else {
+        "new conns of a service without persistence"
+    };
     let misses = recs
         .iter()
         .filter(|w| matches!(Record::decode(w), Ok((Record::Miss(_), _))))
         .count();
     println!(
-        "host/miss_records/captured: {} records ({misses} misses, reason Schedule: SYNs of new /24 networks) from the card in {:.1} s",
+        "host/miss_records{tag}/captured: {} records ({misses} misses, reason Schedule: SYNs of new /24 networks) from the card in {:.1} s",
         recs.len(),
         cap.as_secs_f64()
     );
@@ -788,7 +803,7 @@ fn host_misses() {
             best = best.min(t.elapsed());
         }
         println!(
-            "host/miss_records_per_s/per_record_mirror/batch_{batch}: {:.0} records/s on one core ({:.0} ns/record; decode + packet + Director::process + mirror + command encoding, mirror per record as Card::handle; {} commands planned per record; best of {reps})",
+            "host/miss_records_per_s{tag}/per_record_mirror/batch_{batch}: {:.0} records/s on one core ({:.0} ns/record; decode + packet + Director::process + mirror + command encoding, mirror per record as Card::handle; {} commands planned per record; best of {reps})",
             recs.len() as f64 / best.as_secs_f64(),
             best.as_secs_f64() * 1e9 / recs.len() as f64,
             planned as f64 / (reps * recs.len()) as f64
@@ -842,7 +857,7 @@ fn host_misses() {
             }
             let ns = |x: Duration| x.as_secs_f64() * 1e9 / recs.len() as f64;
             println!(
-                "host/miss_records_per_s/batched_mirror/{set}/batch_{batch}: {:.0} records/s on one core ({} records = new templates + conns, steady state; {:.0} ns/record = decode {:.0} + process {:.0} + mirror/plan/encode {:.0}; one mirror per drain of {batch} as Card::drain; best of {reps})",
+                "host/miss_records_per_s{tag}/batched_mirror/{set}/batch_{batch}: {:.0} records/s on one core ({} records = {what}, steady state; {:.0} ns/record = decode {:.0} + process {:.0} + mirror/plan/encode {:.0}; one mirror per drain of {batch} as Card::drain; best of {reps})",
                 recs.len() as f64 / best[3].as_secs_f64(),
                 recs.len(),
                 ns(best[3]),

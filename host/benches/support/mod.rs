@@ -14,6 +14,16 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 
 /// TCP VIP:80, rr, persistent 300 s with a /24 client mask, 8 real servers (DR, weight 1).
 pub fn persistent_director() -> Director {
+    director_with(Some(300))
+}
+
+/// The same service without persistence (a new connection is one conn entry, no template).
+#[allow(dead_code)] // not every includer measures it
+pub fn plain_director() -> Director {
+    director_with(None)
+}
+
+fn director_with(persistence: Option<u32>) -> Director {
     let key = ServiceKey::Addr {
         proto: Proto::Tcp,
         addr: IpAddr::V4(VIP),
@@ -21,7 +31,7 @@ pub fn persistent_director() -> Director {
     };
     let mut svc = ServiceConf::new(key);
     svc.scheduler = "rr".into();
-    svc.persistence = Some(300);
+    svc.persistence = persistence;
     svc.netmask = Netmask::V4(Ipv4Addr::new(255, 255, 255, 0));
     let mut cmds = vec![IpvsCmd::AddService(svc)];
     for i in 1..=8u8 {
