@@ -102,7 +102,7 @@ enum Backend {
 /// An interface name as the kernel takes it: 1..15 bytes (IFNAMSIZ), no `/`, white space or
 /// `:` (`dev_valid_name()`), not `.` or `..`.
 fn parse_iface(s: &str) -> Result<String, String> {
-    if s.is_empty() || s.len() > 15 {
+    if s.is_empty() || s.len() >= lvsnic::model::fwmark::IFNAMSIZ {
         return Err(format!("`{s}` is not 1..15 bytes long"));
     }
     if s == "." || s == ".." || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {

@@ -21,7 +21,7 @@
 use super::ConfigError;
 use crate::model::fwmark::{
     check_chain_name, is_builtin_chain, AddrMatch, IfaceMatch, MarkCmd, MarkRule, MarkRules, Match,
-    MultiportDir, PortMatch, PortRange, ProtoMatch, Target,
+    MultiportDir, PortMatch, PortRange, ProtoMatch, Target, IFNAMSIZ,
 };
 use crate::model::Af;
 use std::net::IpAddr;
@@ -669,7 +669,7 @@ fn parse_args(toks: &[String], af: Af, restore: bool) -> Result<Parsed, String> 
                 rule_opts = true;
                 let a = inv_arg(&mut i, t, &mut inv)?;
                 // xtables_parse_interface(): at most IFNAMSIZ - 1 characters.
-                if a.is_empty() || a.len() > 15 {
+                if a.is_empty() || a.len() >= IFNAMSIZ {
                     return Err(format!(
                         "interface name `{a}` must be 1..15 characters (IFNAMSIZ)"
                     ));

@@ -96,8 +96,15 @@ const LIMITS: &[&str] = &[
 pub fn parse_trace_command(line: &str) -> Result<Option<IpvsCmd>, TraceCmdError> {
     // A line the shell would not split (an open quote) never ran: lvsnic cannot tell what
     // was meant.
-    tokenize(line).map_err(TraceCmdError::Unsupported)?;
-    trace_command(line).map_err(|m| {
+    let mut words = tokenize(line).map_err(TraceCmdError::Unsupported)?;
+    if words.first().map(String::as_str) == Some("ipvsadm") {
+        words.remove(0);
+        if words.is_empty() {
+            // `ipvsadm` alone lists the table.
+            return Ok(None);
+        }
+    }
+    trace_command(&words).map_err(|m| {
         if LIMITS.iter().any(|l| m.contains(l)) {
             TraceCmdError::Unsupported(m)
         } else {
@@ -106,19 +113,15 @@ pub fn parse_trace_command(line: &str) -> Result<Option<IpvsCmd>, TraceCmdError>
     })
 }
 
-fn trace_command(line: &str) -> Result<Option<IpvsCmd>, String> {
-    let mut words = tokenize(line)?;
-    if words.first().map(String::as_str) == Some("ipvsadm") {
-        words.remove(0);
-        if words.is_empty() {
-            // `ipvsadm` alone lists the table.
-            return Ok(None);
-        }
+/// [`parse_trace_command`] on the line's words (`ipvsadm` stripped).
+fn trace_command(words: &[String]) -> Result<Option<IpvsCmd>, String> {
+    if words.is_empty() {
+        return Ok(None);
     }
-    let mut scan = Scanner::new(&words);
+    let mut scan = Scanner::new(words);
     let first = match scan.next_item()? {
         Some(Item::Opt(shown, Opt::Unsupported(kind), _)) => (shown, kind),
-        _ => return parse_command(line),
+        _ => return Parser::default().run(words).map(Some),
     };
     let allowed = |k: NoEffect| match first.1 {
         NoEffect::Show => k == NoEffect::Display,

@@ -313,6 +313,9 @@ impl IfaceMatch {
     }
 }
 
+/// `IFNAMSIZ`: an interface name has at most `IFNAMSIZ - 1` bytes.
+pub const IFNAMSIZ: usize = 16;
+
 /// The interface the model's packets come in on unless told otherwise (`--iface`).
 pub const DEFAULT_INGRESS: &str = "eth0";
 

@@ -88,9 +88,9 @@ impl Sysctls {
         self.secure_tcp == 3
     }
 
-    /// Set one value from `NAME=VALUE` text. Unknown names and out-of-range values are errors
-    /// (the kernel's `proc_dointvec` would accept any int for the booleans; we refuse what would
-    /// silently mean something else).
+    /// Set one value from `NAME=VALUE` text. Unknown names, values the kernel refuses and
+    /// modes the model does not have are errors; a knob `proc_dointvec()` reads takes any C int
+    /// and means what the kernel's tests of it mean.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ModelError> {
         let name = name.trim();
         let short = name
@@ -110,8 +110,8 @@ impl Sysctls {
             }
             "est_cpulist" => {
                 let ok = value.trim().split(',').all(|r| {
-                    let mut ends = r.split('-');
-                    ends.all(|e| e.parse::<u32>().is_ok()) && r.split('-').count() <= 2
+                    let ends: Vec<&str> = r.split('-').collect();
+                    ends.len() <= 2 && ends.iter().all(|e| e.parse::<u32>().is_ok())
                 });
                 if !ok {
                     return Err(ModelError::Invalid(format!(
@@ -129,16 +129,15 @@ impl Sysctls {
                 "sysctl {short}: value {value:?} is not an integer (a C int)"
             ))
         })?;
-        let boolean = |v: i32| -> Result<bool, ModelError> { Ok(v != 0) };
         match short {
-            "expire_nodest_conn" => self.expire_nodest_conn = boolean(v)?,
-            "expire_quiescent_template" => self.expire_quiescent_template = boolean(v)?,
+            "expire_nodest_conn" => self.expire_nodest_conn = v != 0,
+            "expire_quiescent_template" => self.expire_quiescent_template = v != 0,
             // The kernel tests `!= 0` and `& 2`: the int's bits as they are.
             "conn_reuse_mode" => self.conn_reuse_mode = v as u32,
-            "sloppy_tcp" => self.sloppy_tcp = boolean(v)?,
-            "sloppy_sctp" => self.sloppy_sctp = boolean(v)?,
-            "cache_bypass" => self.cache_bypass = boolean(v)?,
-            "conntrack" => self.conntrack = boolean(v)?,
+            "sloppy_tcp" => self.sloppy_tcp = v != 0,
+            "sloppy_sctp" => self.sloppy_sctp = v != 0,
+            "cache_bypass" => self.cache_bypass = v != 0,
+            "conntrack" => self.conntrack = v != 0,
             "drop_entry" | "drop_packet" => {
                 // Defence modes (§14): 1 and 2 act only while free memory is below
                 // `amemthresh` (`update_defense_level()`), which a director with memory to spare
