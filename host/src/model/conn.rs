@@ -131,7 +131,9 @@ pub struct Entry {
     pub(crate) journal_mark: u64,
 }
 
+/// Cache-line aligned: writing a new entry touches its three lines and no neighbour's.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Slot {
     gen: u32,
     /// Deadline of the earliest queued timer item for this slot's current generation.
@@ -191,17 +193,119 @@ struct ClientKey {
     cport: u16,
 }
 
+/// A lookup map whose key is the entry's own: it stores entry ids only (4 bytes a bucket) and
+/// compares and re-hashes through the arena, so the maps of a large table stay in the CPU's
+/// cache (the host's miss path is bound by memory latency). An id in it is always live.
+#[derive(Clone, Debug, Default)]
+struct IdIndex(hashbrown::HashTable<EntryId>);
+
+/// The key a map hashes an entry under: the client side (connections) or the template key.
+trait IndexKey: Eq + Sized {
+    fn of(e: &Entry) -> Self;
+    /// Equal keys hash equally.
+    fn hash(&self) -> u64;
+}
+impl IndexKey for ClientKey {
+    fn of(e: &Entry) -> Self {
+        e.client_key()
+    }
+    fn hash(&self) -> u64 {
+        words_hash(
+            self.proto as u64 | (self.cport as u64) << 8,
+            [Some(self.caddr), None],
+        )
+    }
+}
+impl IndexKey for TemplateKey {
+    fn of(e: &Entry) -> Self {
+        e.template_key()
+    }
+    fn hash(&self) -> u64 {
+        let af = matches!(self.af, Af::Inet6) as u64;
+        words_hash(
+            self.proto as u64 | (self.vport as u64) << 8 | af << 24,
+            [Some(self.caddr), Some(self.vaddr)],
+        )
+    }
+}
+
+/// A key's hash from its small fields packed in a word and its addresses (the derived `Hash`
+/// feeds the hasher a dozen pieces, among them each address as a length-prefixed byte slice;
+/// this is the miss path's hash).
+fn words_hash(small: u64, addrs: [Option<IpAddr>; 2]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    h.write_u64(small);
+    for a in addrs {
+        match a {
+            Some(IpAddr::V4(a)) => h.write_u32(a.to_bits()),
+            Some(IpAddr::V6(a)) => h.write_u128(a.to_bits()),
+            None => {}
+        }
+    }
+    h.finish()
+}
+
+fn key_hash<K: IndexKey>(k: &K) -> u64 {
+    k.hash()
+}
+
+fn key_at<K: IndexKey>(slots: &Slots, id: EntryId) -> K {
+    K::of(
+        slots[id.0]
+            .entry
+            .as_ref()
+            .expect("an indexed entry is live"),
+    )
+}
+
+impl IdIndex {
+    fn get<K: IndexKey>(&self, slots: &Slots, k: &K) -> Option<EntryId> {
+        self.0
+            .find(key_hash(k), |&id| key_at::<K>(slots, id) == *k)
+            .copied()
+    }
+    /// Make `id` the head for `k`; the previous head, if any.
+    fn set<K: IndexKey>(&mut self, slots: &Slots, k: K, id: EntryId) -> Option<EntryId> {
+        match self.0.entry(
+            key_hash(&k),
+            |&h| key_at::<K>(slots, h) == k,
+            |&h| key_hash(&key_at::<K>(slots, h)),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                Some(std::mem::replace(o.get_mut(), id))
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(id);
+                None
+            }
+        }
+    }
+    fn remove<K: IndexKey>(&mut self, slots: &Slots, k: &K) {
+        if let Ok(o) = self
+            .0
+            .find_entry(key_hash(k), |&id| key_at::<K>(slots, id) == *k)
+        {
+            o.remove();
+        }
+    }
+}
+
 /// The arena plus lookup maps plus timers.
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     slots: Slots,
     free: Vec<u32>,
     /// Client side → newest entry of the chain.
-    conns: FastMap<ClientKey, EntryId>,
-    templates: FastMap<TemplateKey, EntryId>,
+    conns: IdIndex,
+    /// Template key → newest template with that key.
+    templates: IdIndex,
     timers: Timers,
     n_conns: usize,
     n_templates: usize,
+    /// Hashed templates with virtual port 0xffff: the only ones that can share a key (see
+    /// [`Table::invalidate_template`]).
+    n_ffff_templates: usize,
 }
 
 impl Entry {
@@ -321,9 +425,34 @@ impl Table {
     pub fn template_count(&self) -> usize {
         self.n_templates
     }
+    /// Whether two hashed templates may have the same key (else the map's entry for a hashed
+    /// template's key is that template).
+    pub fn templates_may_share_keys(&self) -> bool {
+        // The count kept by insert/unhash/invalidate, recounted in test builds of small tables.
+        debug_assert!(
+            self.slots.len() > 1024
+                || self.n_ffff_templates
+                    == self
+                        .ids()
+                        .map(|id| self.get(id))
+                        .filter(|e| e.template && e.hashed && e.vport == 0xffff)
+                        .count(),
+            "hashed templates with port 0xffff miscounted"
+        );
+        self.n_ffff_templates > 1
+    }
+    fn count_ffff(&mut self, e_template: bool, vport: u16, add: bool) {
+        if e_template && vport == 0xffff {
+            if add {
+                self.n_ffff_templates += 1;
+            } else {
+                self.n_ffff_templates -= 1;
+            }
+        }
+    }
     /// Walk the client-side chain, newest first, for the first entry `pred` accepts.
     fn chain_find(&self, ck: &ClientKey, pred: impl Fn(&Entry) -> bool) -> Option<EntryId> {
-        let mut cur = self.conns.get(ck).copied();
+        let mut cur = self.conns.get(&self.slots, ck);
         while let Some(id) = cur {
             let e = self.get(id);
             if pred(e) {
@@ -358,7 +487,7 @@ impl Table {
         })
     }
     pub fn lookup_template(&self, k: &TemplateKey) -> Option<EntryId> {
-        self.templates.get(k).copied()
+        self.templates.get(&self.slots, k)
     }
     /// Every live entry, mutably (any order).
     pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
@@ -400,20 +529,29 @@ impl Table {
             e.conn_key()
         );
         if e.hashed {
-            e.next = if e.template {
-                self.templates.insert(e.template_key(), id)
+            // The map compares through the arena: the entry goes there first.
+            let template = e.template;
+            self.count_ffff(template, e.vport, true);
+            let head = if template {
+                let tk = e.template_key();
+                self.slots[idx].entry = Some(e);
+                self.templates.set(&self.slots, tk, id)
             } else {
-                self.conns.insert(e.client_key(), id)
+                let ck = e.client_key();
+                self.slots[idx].entry = Some(e);
+                self.conns.set(&self.slots, ck, id)
             };
+            self.slots[idx].entry.as_mut().expect("just put").next = head;
+        } else {
+            self.slots[idx].entry = Some(e);
         }
+        let e = self.slots[idx].entry.as_ref().expect("just put");
         if e.template {
             self.n_templates += 1;
         } else {
             self.n_conns += 1;
         }
-        let slot = &mut self.slots[idx];
-        slot.queued_at = None;
-        slot.entry = Some(e);
+        self.slots[idx].queued_at = None;
         id
     }
 
@@ -424,16 +562,19 @@ impl Table {
             return;
         }
         let next = e.next;
+        let (template, vport) = (e.template, e.vport);
+        self.count_ffff(template, vport, false);
+        let e = self.get(id);
         if e.template {
             let tk = e.template_key();
-            let head = self.templates.get(&tk).copied();
+            let head = self.templates.get(&self.slots, &tk);
             if head == Some(id) {
                 match next {
                     Some(n) => {
-                        self.templates.insert(tk, n);
+                        self.templates.set(&self.slots, tk, n);
                     }
                     None => {
-                        self.templates.remove(&tk);
+                        self.templates.remove(&self.slots, &tk);
                     }
                 }
             } else {
@@ -441,14 +582,14 @@ impl Table {
             }
         } else {
             let ck = e.client_key();
-            let head = self.conns.get(&ck).copied();
+            let head = self.conns.get(&self.slots, &ck);
             if head == Some(id) {
                 match next {
                     Some(n) => {
-                        self.conns.insert(ck, n);
+                        self.conns.set(&self.slots, ck, n);
                     }
                     None => {
-                        self.conns.remove(&ck);
+                        self.conns.remove(&self.slots, &ck);
                     }
                 }
             } else {
@@ -548,7 +689,8 @@ impl Table {
         e.dport = 0xffff;
         e.cport = 0;
         let key = e.template_key();
-        let head = self.templates.insert(key, id);
+        self.n_ffff_templates += 1;
+        let head = self.templates.set(&self.slots, key, id);
         let e = self.get_mut(id);
         e.next = head;
         e.hashed = true;

@@ -599,7 +599,7 @@ impl Director {
         if self.journal.is_none() || !self.table.get(id).hashed || !self.visible(id) {
             return;
         }
-        let pos = self.journal_pos(id, &entry_key(self.table.get(id)));
+        let pos = self.journal_pos_with(id, || entry_key(self.table.get(id)));
         let Some(j) = self.journal.as_mut() else {
             return;
         };
@@ -626,7 +626,11 @@ impl Director {
         if !e.template {
             return true;
         }
-        if self.table.lookup_template(&e.template_key()) != Some(id) {
+        // Only templates with port 0xffff can share a key (an invalidated one is re-keyed so);
+        // with fewer than two such, every hashed template heads its own chain.
+        if self.table.templates_may_share_keys()
+            && self.table.lookup_template(&e.template_key()) != Some(id)
+        {
             return false;
         }
         // A re-keyed (invalidated) template is found only by the lookups of a persistent
@@ -672,6 +676,13 @@ impl Director {
     /// entry's own, or that of a removed entry with the same key.
     #[inline]
     fn journal_pos(&self, id: EntryId, key: &EntryKey) -> Option<u32> {
+        self.journal_pos_with(id, || *key)
+    }
+
+    /// [`Director::journal_pos`] with the key made only when it is needed (rarely: a removal
+    /// in this batch).
+    #[inline]
+    fn journal_pos_with(&self, id: EntryId, key: impl FnOnce() -> EntryKey) -> Option<u32> {
         let mark = self.table.get(id).journal_mark;
         if mark >> 32 == self.journal_epoch as u64 {
             return Some(mark as u32);
@@ -679,7 +690,7 @@ impl Director {
         if self.journal_removed.is_empty() {
             return None;
         }
-        self.journal_removed.get(key).copied()
+        self.journal_removed.get(&key()).copied()
     }
 
     /// Start a new journal batch: every entry's journal mark goes stale.

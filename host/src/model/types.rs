@@ -119,7 +119,7 @@ impl fmt::Display for Time {
 }
 
 /// How a virtual service is identified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ServiceKey {
     /// `-t/-u/--sctp-service addr:port`.
     Addr {
@@ -129,6 +129,26 @@ pub enum ServiceKey {
     },
     /// `-f MARK [-6]`. The mark is 1..=u32::MAX.
     Fwmark { af: Af, mark: u32 },
+}
+
+/// The fields as one or two words (a new connection looks its service up three times; the
+/// derived `Hash` feeds the hasher each piece, the address as a length-prefixed byte slice).
+/// Equal keys hash equally: every field `Eq` compares is hashed.
+impl std::hash::Hash for ServiceKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match *self {
+            ServiceKey::Addr { proto, addr, port } => {
+                h.write_u64(1 | (proto.number() as u64) << 8 | (port as u64) << 16);
+                match addr {
+                    IpAddr::V4(a) => h.write_u32(a.to_bits()),
+                    IpAddr::V6(a) => h.write_u128(a.to_bits()),
+                }
+            }
+            ServiceKey::Fwmark { af, mark } => {
+                h.write_u64(2 | ((af == Af::Inet6) as u64) << 8 | (mark as u64) << 16)
+            }
+        }
+    }
 }
 
 impl ServiceKey {
