@@ -82,6 +82,54 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
+/// The timed pass, out of line so that a profiler can isolate it from the warm-up
+/// (`valgrind --tool=callgrind --toggle-collect=prof_host::timed_pass`).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn timed_pass(
+    d: &mut Director,
+    tables: &mut Tables,
+    plan: &mut Plan,
+    recs: &[[u32; RECORD_WORDS]],
+    batch: usize,
+    shift: u64,
+    dec: &mut Vec<lvsnic_abi::records::MissRecord>,
+    phases: &mut [Duration; 3],
+) {
+    for chunk in recs.chunks(batch) {
+        let mut now = Time::ZERO;
+        if batch == 1 {
+            if let Record::Miss(m) = Record::decode(&chunk[0]).unwrap().0 {
+                now = Time::from_millis(m.tick as u64 + shift);
+                let p = card::packet_of(&m.key, m.l4_info);
+                std::hint::black_box(d.process(now, &p));
+                tables.mirror_journal(d, now, plan).unwrap();
+            }
+        } else {
+            let t0 = Instant::now();
+            dec.clear();
+            for w in chunk {
+                if let Record::Miss(m) = Record::decode(w).unwrap().0 {
+                    dec.push(m);
+                }
+            }
+            let t1 = Instant::now();
+            for m in dec.iter() {
+                now = Time::from_millis(m.tick as u64 + shift);
+                let p = card::packet_of(&m.key, m.l4_info);
+                std::hint::black_box(d.process(now, &p));
+            }
+            let t2 = Instant::now();
+            tables.mirror_journal(d, now, plan).unwrap();
+            let t3 = Instant::now();
+            phases[0] += t1 - t0;
+            phases[1] += t2 - t1;
+            phases[2] += t3 - t2;
+        }
+        plan.clear();
+    }
+}
+
 fn main() {
     let batch: usize = std::env::args()
         .nth(1)
@@ -143,38 +191,16 @@ fn main() {
         let cpu0 = cpu_ns();
         let t = Instant::now();
         let ph0 = phases;
-        for chunk in recs.chunks(batch) {
-            let mut now = Time::ZERO;
-            if batch == 1 {
-                if let Record::Miss(m) = Record::decode(&chunk[0]).unwrap().0 {
-                    now = Time::from_millis(m.tick as u64 + shift);
-                    let p = card::packet_of(&m.key, m.l4_info);
-                    std::hint::black_box(d.process(now, &p));
-                    tables.mirror_journal(&mut d, now, &mut plan).unwrap();
-                }
-            } else {
-                let t0 = Instant::now();
-                dec.clear();
-                for w in chunk {
-                    if let Record::Miss(m) = Record::decode(w).unwrap().0 {
-                        dec.push(m);
-                    }
-                }
-                let t1 = Instant::now();
-                for m in &dec {
-                    now = Time::from_millis(m.tick as u64 + shift);
-                    let p = card::packet_of(&m.key, m.l4_info);
-                    std::hint::black_box(d.process(now, &p));
-                }
-                let t2 = Instant::now();
-                tables.mirror_journal(&mut d, now, &mut plan).unwrap();
-                let t3 = Instant::now();
-                phases[0] += t1 - t0;
-                phases[1] += t2 - t1;
-                phases[2] += t3 - t2;
-            }
-            plan.words.clear();
-        }
+        timed_pass(
+            &mut d,
+            &mut tables,
+            &mut plan,
+            &recs,
+            batch,
+            shift,
+            &mut dec,
+            &mut phases,
+        );
         let el = t.elapsed();
         cpu += cpu_ns() - cpu0;
         for i in 0..3 {

@@ -8,6 +8,7 @@
 //! * [`ring`] — the card → host record ring (phase bit, consumer doorbell, re-arm);
 //! * [`cmd`] — the MMIO command interface (table writes, inserts, deletes, reads);
 //! * [`tables`] — the table manager (shadow, delta programming, the journal mirror);
+//! * [`shadow`] — the shadow's conn and template stores;
 //! * [`verify`] — read-back verification of the registers and hash tables.
 
 pub mod bar;
@@ -15,6 +16,7 @@ pub mod card;
 pub mod cmd;
 pub mod device;
 pub mod ring;
+pub mod shadow;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod tables;

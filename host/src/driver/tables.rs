@@ -5,7 +5,6 @@
 //! Everything here talks to the card through [`Exec`], so it is unit-tested with a fake that
 //! records commands ([`tests::FakeExec`]).
 
-use std::collections::hash_map::Entry as MapEntry;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lvsnic_abi::entries::{
@@ -18,6 +17,8 @@ use lvsnic_abi::types::{bits_addr, is_l4};
 use lvsnic_abi::{Af as CardAf, FlowKey, FwdMethod as CardFwd, PersistMask};
 
 use super::cmd::CmdResult;
+pub use super::shadow::HeldTemplate;
+use super::shadow::{self, Shadow};
 use super::DriverError;
 use crate::model::conn::{FastMap, FastSet};
 use crate::model::fwmark::{MarkRule, MarkRules, Match, MultiportDir, Target};
@@ -486,10 +487,10 @@ pub struct Tables {
     pub learn: Option<LearnRegs>,
     /// Why the datapath is off (empty: on).
     pub disabled: Vec<String>,
-    pub conns: FastMap<FlowKey, ConnEntry>,
+    pub conns: Shadow<ConnEntry>,
     /// Templates, with their card index (the reverse of `tpl_at`, kept with the entry so that
     /// a template write touches one map less).
-    pub tpls: FastMap<FlowKey, HeldTemplate>,
+    pub tpls: Shadow<HeldTemplate>,
     /// Template key by card index (learn events name the template by index).
     pub tpl_at: FastMap<u32, FlowKey>,
     /// Index of templates no longer in `tpls` whose `tpl_at` slot an expire event left in
@@ -510,14 +511,6 @@ pub struct Tables {
     last_change: FastMap<EntryKey, usize>,
     /// Commands run, by kind (for tests and stats).
     pub stats: TableStats,
-}
-
-/// A template the card holds, and the card index it sits at (`None`: another template took
-/// the index since).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HeldTemplate {
-    pub entry: TemplateEntry,
-    pub index: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -614,8 +607,8 @@ impl Tables {
             control: None,
             learn: None,
             disabled: Vec::new(),
-            conns: FastMap::default(),
-            tpls: FastMap::default(),
+            conns: Shadow::default(),
+            tpls: Shadow::default(),
             tpl_at: FastMap::default(),
             tpl_idx_stale: FastMap::default(),
             reclaimed: FastMap::default(),
@@ -983,16 +976,15 @@ impl Tables {
         now: Option<u32>,
         x: &mut dyn Exec,
     ) -> Result<bool, DriverError> {
-        // One hash lookup of the shadow for the whole write.
-        match self.conns.entry(e.key) {
-            MapEntry::Vacant(slot) => {
+        let h = shadow::hash(&e.key);
+        match self.conns.get_mut_hashed(h, &e.key) {
+            None => {
                 if upsert(&mut self.stats, &e, true, x)?.is_none() {
                     return Ok(false);
                 }
-                slot.insert(e);
+                self.conns.insert_absent(h, e);
             }
-            MapEntry::Occupied(mut slot) => {
-                let old = slot.get_mut();
+            Some(old) => {
                 if *old == e {
                     return Ok(true);
                 }
@@ -1027,10 +1019,10 @@ impl Tables {
     }
 
     fn put_template(&mut self, e: TemplateEntry, x: &mut dyn Exec) -> Result<(), DriverError> {
-        // One hash lookup of `tpls` for the whole write; `old` is the index the template had.
-        let (idx, old) = match self.tpls.entry(e.key) {
-            MapEntry::Occupied(mut slot) => {
-                let held = slot.get_mut();
+        // `old` is the index the template had.
+        let h = shadow::hash(&e.key);
+        let (idx, old) = match self.tpls.get_mut_hashed(h, &e.key) {
+            Some(held) => {
                 if held.entry == e {
                     return Ok(());
                 }
@@ -1040,14 +1032,17 @@ impl Tables {
                 held.entry = e;
                 (idx, held.index.replace(idx))
             }
-            MapEntry::Vacant(slot) => {
+            None => {
                 let Some(idx) = upsert(&mut self.stats, &e, true, x)? else {
                     return Ok(());
                 };
-                slot.insert(HeldTemplate {
-                    entry: e,
-                    index: Some(idx),
-                });
+                self.tpls.insert_absent(
+                    h,
+                    HeldTemplate {
+                        entry: e,
+                        index: Some(idx),
+                    },
+                );
                 let old = if self.tpl_idx_stale.is_empty() {
                     None
                 } else {
@@ -1121,7 +1116,7 @@ impl Tables {
             dport,
         };
         self.reclaimed.remove(&ev.key);
-        self.conns.insert(ev.key, e);
+        self.conns.insert(e);
         Some(ev.key)
     }
 
