@@ -353,8 +353,11 @@ impl<D: Device> Card<D> {
     /// drops the entry, which the mirror re-inserts if the model still holds it), and within
     /// a tick the mirror decides the same whenever it runs (an entry refreshed at the tick is
     /// as fresh as the card's copy, so nothing is read back). A run is mirrored at least every
-    /// [`MIRROR_EVERY`] records: mirroring more often decides the same (per record is the
-    /// limit), and a bounded journal keeps the miss path's scratch in the CPU's cache.
+    /// [`MIRROR_EVERY`] records, as a mirror per record (`Card::handle`) would be more often:
+    /// the model decides the same, and a bounded journal keeps the miss path's scratch in the
+    /// CPU's cache. Only with the card's table full can the writes differ from one mirror per
+    /// run (an entry created and removed within the run has taken a slot meanwhile, and a later
+    /// new conn stays with the host, learning off, as it would with a mirror per record).
     pub fn drain(
         &mut self,
         d: &mut Director,
