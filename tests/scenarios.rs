@@ -60,6 +60,7 @@ scenarios!(
     persist_dport_zero,
     fwmark_iface,
     ctl_midstream,
+    ctl_refused,
     timeouts_set,
     secure_tcp,
 );

@@ -788,25 +788,51 @@ fn parse_service(buf: &str) -> Result<ParsedService, String> {
         }
         match inet_aton(host) {
             Some(a4) => IpAddr::V4(a4),
-            None => {
+            None if may_be_host_name(host) => {
                 return Err(format!(
                     "`{host}' is not a numeric IPv4 or IPv6 address (host names are not resolved)"
                 ))
             }
+            None => return Err(format!("`{host}' is not an IPv4 or IPv6 address")),
         }
     };
     let port = match port_str {
         None => None,
         Some(p) => match string_to_number(p, 0, 65535) {
             Some(n) => Some(n as u16),
-            None => {
+            None if may_be_service_name(p) => {
                 return Err(format!(
                     "`{p}' is not a port number 0..65535 (service names are not resolved)"
                 ));
             }
+            None => return Err(format!("`{p}' is not a port number 0..65535")),
         },
     };
     Ok(ParsedService { addr, port })
+}
+
+/// Whether glibc `gethostbyname()` (ipvsadm `host_to_addr()`, tried when `inet_aton()` fails)
+/// could answer for `s`, so that only a resolver knows what ipvsadm does. It cannot for a name
+/// made only of digits and dots that does not end with a dot: `__nss_hostname_digits_dots()`
+/// answers HOST_NOT_FOUND without a lookup ("10.0.0.256"); nor for a text with characters no
+/// host name has (`:` of an IPv6-like text, `/` of a prefix, ...). Those ipvsadm refuses itself.
+fn may_be_host_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits_dots = b.first().is_some_and(u8::is_ascii_digit)
+        && b.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+        && b.last() != Some(&b'.');
+    !digits_dots
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+}
+
+/// Whether `getservbyname()` (ipvsadm `service_to_port()`, tried when the port is not a number
+/// 0..65535) could know `p`: no service is named by a (signed) number or by nothing.
+fn may_be_service_name(p: &str) -> bool {
+    let digits = p.strip_prefix(['+', '-']).unwrap_or(p);
+    !(digits.is_empty() || digits.bytes().all(|c| c.is_ascii_digit()))
+        && p.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'+'))
 }
 
 impl Parser {
@@ -980,8 +1006,14 @@ impl Parser {
             Opt::Netmask => {
                 self.set_option(OPTC_NETMASK)?;
                 if self.svc_af != Some(Af::Inet6) {
+                    // parse_netmask(): inet_aton(), else host_to_addr().
                     self.netmask = match inet_aton(&v) {
                         Some(m) => u32::from(m),
+                        None if may_be_host_name(&v) => {
+                            return Err(format!(
+                                "illegal virtual server persistent mask specified: `{v}' is not numeric (host names are not resolved)"
+                            ))
+                        }
                         None => {
                             return Err(format!(
                                 "illegal virtual server persistent mask specified: `{v}'"

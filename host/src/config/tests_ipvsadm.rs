@@ -1325,3 +1325,44 @@ fn trace_accepts_invocations_that_change_nothing() {
         );
     }
 }
+
+/// ipvsadm falls back to `gethostbyname()` / `getservbyname()` when an address, mask or port is
+/// not numeric. glibc answers HOST_NOT_FOUND without any lookup for a name of digits and dots
+/// that does not end with a dot (`__nss_hostname_digits_dots()`), no host name holds `:` or
+/// `/`, and no service is named by a number: ipvsadm refuses such a line itself (the trace goes
+/// on). Only what a resolver could really answer stops the trace.
+#[test]
+fn trace_numeric_looking_bad_values_are_refused_not_unsupported() {
+    for l in [
+        "-A -t 10.0.0.256:80",
+        "-A -t 1.2.3.4:65536",
+        "-A -t 1.2.3.4:-1",
+        "-A -t 1.2.3.4:",
+        "-A -t 10.0.0.1/24:80",
+        "-A -t 2001:db8::g:80",
+        "-a -t 1.2.3.4:80 -r 10.0.0.256",
+        "-a -t 1.2.3.4:80 -r 10.0.0.1:99999 -m",
+        "-A -t 1.2.3.4:80 -p -M 255.255.255.256",
+        "-A -t 1.2.3.4:80 -p -M 4294967296",
+        "-A -t 1.2.3.4:80 -p -M 255.255.255.0/24",
+    ] {
+        assert!(
+            matches!(parse_trace_command(l), Err(TraceCmdError::Refused(_))),
+            "{l}: {:?}",
+            parse_trace_command(l)
+        );
+    }
+    for l in [
+        "-A -t 10.0.0.1.:80",
+        "-A -t www.example.com:80",
+        "-A -t 1.2.3.4:http",
+        "-A -t 1.2.3.4:80 -p -M localhost",
+        "-A -t 1.2.3.4:80 -p -M mask.example.",
+    ] {
+        assert!(
+            matches!(parse_trace_command(l), Err(TraceCmdError::Unsupported(_))),
+            "{l}: {:?}",
+            parse_trace_command(l)
+        );
+    }
+}

@@ -1539,12 +1539,14 @@ fn validate_service(c: &ServiceConf) -> Result<(), ModelError> {
     }
 }
 
-/// Real-server addresses the kernel accepts (`inet_addr_type()` local or unicast; IPv6 unicast,
-/// not link-local). An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is `IPV6_ADDR_MAPPED`
+/// Real-server addresses the kernel accepts (`inet_addr_type()` local or unicast: not the zero
+/// network 0.0.0.0/8 (`ipv4_is_zeronet()`), 255.255.255.255 or multicast; a local subnet's
+/// broadcast address depends on the host and is taken as unicast; IPv6 unicast, not
+/// link-local). An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) is `IPV6_ADDR_MAPPED`
 /// without `IPV6_ADDR_UNICAST` in `__ipv6_addr_type()`, so `ip_vs_new_dest()` refuses it too.
 fn unicast(a: &IpAddr) -> bool {
     match a {
-        IpAddr::V4(v) => !(v.is_unspecified() || v.is_broadcast() || v.is_multicast()),
+        IpAddr::V4(v) => !(v.octets()[0] == 0 || v.is_broadcast() || v.is_multicast()),
         IpAddr::V6(v) => {
             !(v.is_unspecified()
                 || v.is_multicast()

@@ -1205,6 +1205,31 @@ fn s12_2_ipv4_mapped_real_server_is_not_unicast() {
         .unwrap();
 }
 
+/// `ip_vs_new_dest()`: an IPv4 real server must be RTN_LOCAL or RTN_UNICAST by
+/// `inet_addr_type()`, which answers RTN_BROADCAST for the whole zero network 0.0.0.0/8
+/// (`ipv4_is_zeronet()`) and for 255.255.255.255, RTN_MULTICAST for 224.0.0.0/4: EINVAL.
+#[test]
+fn s12_2_ipv4_zeronet_real_server_is_not_unicast() {
+    let k = tcp_key("192.0.2.10:80");
+    let mut d = director(&[svc(k, "rr", None, None)]);
+    for a in [
+        "0.0.0.0:80",
+        "0.1.2.3:80",
+        "255.255.255.255:80",
+        "224.0.0.1:80",
+    ] {
+        assert!(
+            matches!(
+                d.apply(t(0.0), &add_dest(k, a, 1)),
+                Err(ModelError::Invalid(_))
+            ),
+            "{a}"
+        );
+    }
+    d.apply(t(0.0), &add_dest(k, "1.0.0.1:80", 1)).unwrap();
+    d.apply(t(0.0), &add_dest(k, "240.0.0.1:80", 1)).unwrap();
+}
+
 /// `ip_vs_trash_get_dest()` walks `ipvs->dest_trash` from its head and `__ip_vs_del_dest()`
 /// puts a deleted real server at the head (`list_add`): when two trashed servers match the
 /// service being added to, the one deleted last comes back. Two fwmark-1 services (IPv4 and
